@@ -1,0 +1,43 @@
+/* test_util.c — RNG determinism, number parsing, atomic writes. */
+#include <string.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "test.h"
+
+int main(void) {
+    Rng a, b;
+    rng_seed(&a, 42);
+    rng_seed(&b, 42);
+    int same = 1;
+    for (int i = 0; i < 1000; i++) same &= rng_u64(&a) == rng_u64(&b);
+    CHECK(same);
+    double sum = 0, sq = 0;
+    for (int i = 0; i < 100000; i++) {
+        double z = rng_normal(&a);
+        sum += z;
+        sq += z * z;
+    }
+    CHECK(fabs(sum / 100000) < 0.02);
+    CHECK(fabs(sq / 100000 - 1.0) < 0.03);
+    long l;
+    double d;
+    CHECK(parse_long("123", &l) == 0 && l == 123);
+    CHECK(parse_long("12x", &l) != 0);
+    CHECK(parse_long("", &l) != 0);
+    CHECK(parse_double("1e-3", &d) == 0 && d == 1e-3);
+    CHECK(parse_double("nan", &d) != 0);
+    char path[] = "/tmp/kres_test_util_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    CHECK(write_file_atomic(path, "hello", 5) == 0);
+    size_t n;
+    char *s = read_file_all(path, &n);
+    CHECK(s && n == 5 && strcmp(s, "hello") == 0);
+    free(s);
+    unlink(path);
+    CHECK(read_file_all("/nonexistent/x", &n) == NULL);
+    CHECK(strstr(kres_last_error(), "/nonexistent/x") != NULL);
+    TEST_MAIN_END();
+}
