@@ -101,7 +101,7 @@ const char *ptbxl_skip_reason_name(PtbxlSkipReason reason);   /* "duplicate-v1.0
 /* ---- tasks: named label definitions ------------------------------------------------ */
 
 typedef struct {
-    char name[64];          /* "heart-block", or the normalised code list "1AVB,LAFB" */
+    char name[256];         /* "heart-block", or the normalised code list "1AVB,LAFB" */
     int ncodes;             /* one output per code for multi-label use */
     char codes[TASK_MAX_CODES][PTBXL_CODE_MAX];
     char description[192];
