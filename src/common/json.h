@@ -17,6 +17,9 @@ struct JsonValue {
     JsonValue *items;   /* JSON_ARRAY / JSON_OBJECT: n values */
 };
 
+/* Deepest nesting of arrays/objects the reader accepts (the writer holds 63 levels). */
+#define JSON_MAX_DEPTH 63
+
 /* Parse len bytes. Returns NULL on error and writes a message with the byte offset to err. */
 JsonValue *json_parse(const char *text, size_t len, char *err, size_t errn);
 void json_free(JsonValue *v);
@@ -47,5 +50,6 @@ void jw_int(JsonWriter *w, long long x);
 void jw_bool(JsonWriter *w, int b);
 void jw_null(JsonWriter *w);
 void jw_raw(JsonWriter *w, const char *json);    /* pre-formatted JSON value */
+void jw_value(JsonWriter *w, const JsonValue *v); /* re-serialise a parsed value */
 
 #endif
