@@ -67,7 +67,7 @@ typedef struct {
     char dir[1024];          /* the PTB-XL directory as given */
     int nrows;               /* data rows read from ptbxl_database.csv */
     int n;
-    PtbxlRecord *rec;        /* [n] kept records, ascending ecg_id as in the csv */
+    PtbxlRecord *rec;        /* [n] kept records, in csv order (PTB-XL: ascending ecg_id) */
     int nstatements;
     PtbxlStatement *stmt;    /* [nstatements] rows of scp_statements.csv */
     int nskipped;
