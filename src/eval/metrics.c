@@ -1,0 +1,793 @@
+/* metrics.c — see metrics.h and docs/metrics.md.
+ *
+ * Legend: n examples, P positives (label 1), N negatives (label 0), B bootstrap replicates.
+ * Everything that needs an ordering sorts (score, label) pairs once, ascending, and then
+ * walks "tie groups" (runs of equal scores); every tie rule (half credit in the AUC,
+ * midranks in DeLong, one ROC point per distinct score) is applied per group. */
+#include "eval/metrics.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "data/csv.h"
+
+/* ---- small helpers ---------------------------------------------------------------- */
+
+Prop wilson_interval(long k, long n, double z) {
+    Prop p = {k, n, NAN, NAN, NAN};
+    if (n <= 0) return p;
+    double nn = (double)n, ph = (double)k / nn, z2 = z * z;
+    double denom = 1.0 + z2 / nn;
+    double centre = (ph + z2 / (2.0 * nn)) / denom;
+    double half = z / denom * sqrt(ph * (1.0 - ph) / nn + z2 / (4.0 * nn * nn));
+    p.p = ph;
+    p.lo = centre - half;
+    p.hi = centre + half;
+    /* exact bounds at k = 0 and k = n; rounding can otherwise leave 1e-17 outside [0,1] */
+    if (k == 0 || p.lo < 0.0) p.lo = 0.0;
+    if (k == n || p.hi > 1.0) p.hi = 1.0;
+    return p;
+}
+
+void eval_options_default(EvalOptions *o) {
+    o->ci = EVAL_CI_DELONG;
+    o->n_boot = 1000;
+    o->seed = 1;
+}
+
+/* Validate labels and scores; count positives. Errors name the 0-based row. */
+static int check_inputs(const float *scores, const int *labels, int n, int *npos) {
+    if (n <= 0) return kres_fail(NULL, "no examples to evaluate (n = %d)", n);
+    int p = 0;
+    for (int i = 0; i < n; i++) {
+        if (labels[i] != 0 && labels[i] != 1)
+            return kres_fail(NULL, "row %d: label must be 0 or 1, got %d", i, labels[i]);
+        if (!isfinite(scores[i]))
+            return kres_fail(NULL, "row %d: score is %s", i, isnan(scores[i]) ? "NaN" : "infinite");
+        p += labels[i];
+    }
+    *npos = p;
+    return 0;
+}
+
+typedef struct {
+    float s;
+    int y;
+    int idx; /* original row, used by the bootstrap and as a deterministic tie-break */
+} ScoreLab;
+
+static int cmp_scorelab(const void *a, const void *b) {
+    const ScoreLab *x = a, *y = b;
+    if (x->s < y->s) return -1;
+    if (x->s > y->s) return 1;
+    return (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+/* (score, label) pairs sorted ascending by score. */
+static ScoreLab *sorted_pairs(const float *scores, const int *labels, int n) {
+    ScoreLab *a = xmalloc((size_t)n * sizeof *a);
+    for (int i = 0; i < n; i++) a[i] = (ScoreLab){scores[i], labels[i], i};
+    qsort(a, (size_t)n, sizeof *a, cmp_scorelab);
+    return a;
+}
+
+static int need_both_classes(int npos, int nneg, const char *what) {
+    if (npos == 0 || nneg == 0)
+        return kres_fail(NULL, "%s undefined: all %d labels are %s (needs both positives and negatives)",
+                         what, npos + nneg, npos == 0 ? "negative (0)" : "positive (1)");
+    return 0;
+}
+
+/* ---- AUC ---------------------------------------------------------------------------- */
+
+/* One pass over tie groups computing the AUC and (optionally) the DeLong placement
+ * values summed per group. The pair credit is kept as an exact integer: twice the
+ * number of (pos, neg) pairs ordered correctly plus the number of tied pairs. */
+static void auc_from_sorted(const ScoreLab *a, int n, int npos, int nneg, double *auc, double *var) {
+    int64_t credit2 = 0; /* 2 * (#pos>neg) + #ties */
+    int64_t neg_below = 0;
+    for (int g = 0; g < n;) {
+        int e = g, p = 0, q = 0;
+        while (e < n && a[e].s == a[g].s) {
+            p += a[e].y;
+            q += 1 - a[e].y;
+            e++;
+        }
+        credit2 += (int64_t)p * (2 * neg_below + q);
+        neg_below += q;
+        g = e;
+    }
+    double A = (double)credit2 / (2.0 * (double)npos * (double)nneg);
+    *auc = A;
+    if (!var) return;
+    if (npos < 2 || nneg < 2) {
+        *var = NAN;
+        return;
+    }
+    /* Structural components (DeLong 1988) from the same tie groups — the Sun & Xu (2014)
+     * midrank identities: a positive x's placement V10(x) = (#neg < x + 0.5 #neg == x)/N,
+     * a negative y's V01(y) = (#pos > y + 0.5 #pos == y)/P. Both have mean A. */
+    double s10 = 0.0, s01 = 0.0;
+    int64_t pos_below = 0;
+    neg_below = 0;
+    for (int g = 0; g < n;) {
+        int e = g, p = 0, q = 0;
+        while (e < n && a[e].s == a[g].s) {
+            p += a[e].y;
+            q += 1 - a[e].y;
+            e++;
+        }
+        double v10 = ((double)neg_below + 0.5 * q) / nneg;
+        double v01 = ((double)(npos - pos_below - p) + 0.5 * p) / npos;
+        s10 += p * (v10 - A) * (v10 - A);
+        s01 += q * (v01 - A) * (v01 - A);
+        neg_below += q;
+        pos_below += p;
+        g = e;
+    }
+    s10 /= (npos - 1);
+    s01 /= (nneg - 1);
+    *var = s10 / npos + s01 / nneg;
+}
+
+int roc_auc(const float *scores, const int *labels, int n, double *auc) {
+    int npos;
+    if (check_inputs(scores, labels, n, &npos) != 0) return -1;
+    if (need_both_classes(npos, n - npos, "AUC") != 0) return -1;
+    ScoreLab *a = sorted_pairs(scores, labels, n);
+    auc_from_sorted(a, n, npos, n - npos, auc, NULL);
+    free(a);
+    return 0;
+}
+
+int auc_delong(const float *scores, const int *labels, int n, double *auc, double *var) {
+    int npos;
+    if (check_inputs(scores, labels, n, &npos) != 0) return -1;
+    if (need_both_classes(npos, n - npos, "AUC") != 0) return -1;
+    ScoreLab *a = sorted_pairs(scores, labels, n);
+    auc_from_sorted(a, n, npos, n - npos, auc, var);
+    free(a);
+    return 0;
+}
+
+/* Logit-scale interval: logit(A) +/- z se / (A (1 - A)), mapped back with the logistic
+ * function. Keeps the interval inside (0,1) and is closer to nominal coverage than the
+ * plain Wald interval for the high AUCs typical of ECG classifiers. */
+static void delong_interval(double A, double var, double *lo, double *hi) {
+    if (!isfinite(var)) {
+        *lo = *hi = NAN;
+        return;
+    }
+    double se = sqrt(var > 0 ? var : 0);
+    if (A <= 0.0 || A >= 1.0) {
+        *lo = fmax(0.0, A - EVAL_Z95 * se);
+        *hi = fmin(1.0, A + EVAL_Z95 * se);
+        return;
+    }
+    double l = log(A / (1.0 - A)), h = EVAL_Z95 * se / (A * (1.0 - A));
+    *lo = 1.0 / (1.0 + exp(-(l - h)));
+    *hi = 1.0 / (1.0 + exp(-(l + h)));
+}
+
+int auc_ci_delong(const float *scores, const int *labels, int n, double *auc, double *lo,
+                  double *hi, double *se) {
+    double var;
+    if (auc_delong(scores, labels, n, auc, &var) != 0) return -1;
+    delong_interval(*auc, var, lo, hi);
+    if (se) *se = isfinite(var) ? sqrt(var > 0 ? var : 0) : NAN;
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Quantile of sorted x[0..m-1] by linear interpolation between order statistics
+ * (Hyndman & Fan type 7, R's default). */
+static double quantile_sorted(const double *x, int m, double q) {
+    if (m <= 0) return NAN;
+    double h = (m - 1) * q;
+    int i = (int)floor(h);
+    if (i >= m - 1) return x[m - 1];
+    return x[i] + (h - i) * (x[i + 1] - x[i]);
+}
+
+/* Bootstrap replicate AUCs: the sort is done once; a replicate only changes how many
+ * copies of each example there are (w[k] for sorted position k), so each replicate is a
+ * weighted O(n) tie-group walk. Drawing order: P positive draws, then N negative draws. */
+static void auc_bootstrap_reps(const ScoreLab *a, int n, int npos, int nneg, int B, uint64_t seed,
+                               double *reps) {
+    int *pos_at = xmalloc((size_t)npos * sizeof *pos_at), *neg_at = xmalloc((size_t)nneg * sizeof *neg_at);
+    int *w = xmalloc((size_t)n * sizeof *w);
+    for (int k = 0, ip = 0, in = 0; k < n; k++) {
+        if (a[k].y) pos_at[ip++] = k;
+        else neg_at[in++] = k;
+    }
+    Rng rng;
+    rng_seed(&rng, seed);
+    for (int b = 0; b < B; b++) {
+        memset(w, 0, (size_t)n * sizeof *w);
+        for (int i = 0; i < npos; i++) w[pos_at[rng_below(&rng, (uint64_t)npos)]]++;
+        for (int j = 0; j < nneg; j++) w[neg_at[rng_below(&rng, (uint64_t)nneg)]]++;
+        int64_t credit2 = 0, neg_below = 0;
+        for (int g = 0; g < n;) {
+            int e = g;
+            int64_t p = 0, q = 0;
+            while (e < n && a[e].s == a[g].s) {
+                if (a[e].y) p += w[e];
+                else q += w[e];
+                e++;
+            }
+            credit2 += p * (2 * neg_below + q);
+            neg_below += q;
+            g = e;
+        }
+        reps[b] = (double)credit2 / (2.0 * (double)npos * (double)nneg);
+    }
+    free(pos_at);
+    free(neg_at);
+    free(w);
+}
+
+int auc_ci_bootstrap(const float *scores, const int *labels, int n, int n_boot, uint64_t seed,
+                     double *auc, double *lo, double *hi) {
+    int npos;
+    if (check_inputs(scores, labels, n, &npos) != 0) return -1;
+    if (need_both_classes(npos, n - npos, "AUC") != 0) return -1;
+    if (n_boot < 2) return kres_fail(NULL, "bootstrap needs at least 2 replicates, got %d", n_boot);
+    ScoreLab *a = sorted_pairs(scores, labels, n);
+    auc_from_sorted(a, n, npos, n - npos, auc, NULL);
+    double *reps = xmalloc((size_t)n_boot * sizeof *reps);
+    auc_bootstrap_reps(a, n, npos, n - npos, n_boot, seed, reps);
+    qsort(reps, (size_t)n_boot, sizeof *reps, cmp_double);
+    *lo = quantile_sorted(reps, n_boot, 0.025);
+    *hi = quantile_sorted(reps, n_boot, 0.975);
+    free(reps);
+    free(a);
+    return 0;
+}
+
+/* psi(x, y) = 1 if x > y, 1/2 if x == y, 0 otherwise, for a positive x and negative y. */
+static double psi(float x, float y) { return x > y ? 1.0 : (x == y ? 0.5 : 0.0); }
+
+int roc_auc_naive(const float *scores, const int *labels, int n, double *auc) {
+    int npos;
+    if (check_inputs(scores, labels, n, &npos) != 0) return -1;
+    if (need_both_classes(npos, n - npos, "AUC") != 0) return -1;
+    double s = 0.0;
+    for (int i = 0; i < n; i++)
+        if (labels[i])
+            for (int j = 0; j < n; j++)
+                if (!labels[j]) s += psi(scores[i], scores[j]);
+    *auc = s / ((double)npos * (double)(n - npos));
+    return 0;
+}
+
+int auc_delong_naive(const float *scores, const int *labels, int n, double *auc, double *var) {
+    int npos;
+    if (check_inputs(scores, labels, n, &npos) != 0) return -1;
+    int nneg = n - npos;
+    if (need_both_classes(npos, nneg, "AUC") != 0) return -1;
+    double *v10 = xcalloc((size_t)n, sizeof *v10), *v01 = xcalloc((size_t)n, sizeof *v01);
+    double A = 0.0;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++)
+            if (labels[i] && !labels[j]) {
+                double s = psi(scores[i], scores[j]);
+                v10[i] += s / nneg;
+                v01[j] += s / npos;
+                A += s;
+            }
+    A /= (double)npos * nneg;
+    *auc = A;
+    if (npos < 2 || nneg < 2) {
+        *var = NAN;
+    } else {
+        double s10 = 0, s01 = 0;
+        for (int i = 0; i < n; i++) {
+            if (labels[i]) s10 += (v10[i] - A) * (v10[i] - A);
+            else s01 += (v01[i] - A) * (v01[i] - A);
+        }
+        *var = s10 / (npos - 1) / npos + s01 / (nneg - 1) / nneg;
+    }
+    free(v10);
+    free(v01);
+    return 0;
+}
+
+/* ---- ROC curve ---------------------------------------------------------------------- */
+
+static void roc_alloc(RocCurve *c, int m) {
+    c->n = m;
+    c->fpr = xmalloc((size_t)m * sizeof(double));
+    c->tpr = xmalloc((size_t)m * sizeof(double));
+    c->thr = xmalloc((size_t)m * sizeof(double));
+}
+
+void roc_curve_free(RocCurve *c) {
+    if (!c) return;
+    free(c->fpr);
+    free(c->tpr);
+    free(c->thr);
+    memset(c, 0, sizeof *c);
+}
+
+int roc_curve(const float *scores, const int *labels, int n, RocCurve *out) {
+    memset(out, 0, sizeof *out);
+    int npos;
+    if (check_inputs(scores, labels, n, &npos) != 0) return -1;
+    int nneg = n - npos;
+    if (need_both_classes(npos, nneg, "ROC curve") != 0) return -1;
+    ScoreLab *a = sorted_pairs(scores, labels, n);
+    int groups = 0;
+    for (int k = 0; k < n; k++)
+        if (k == 0 || a[k].s != a[k - 1].s) groups++;
+    roc_alloc(out, groups + 1);
+    out->fpr[0] = 0.0;
+    out->tpr[0] = 0.0;
+    out->thr[0] = INFINITY;
+    /* walk groups from the highest score down: lowering the threshold to a group's score
+     * turns every member of the group positive at once */
+    long tp = 0, fp = 0;
+    int m = 1;
+    for (int e = n; e > 0;) {
+        int g = e - 1;
+        while (g > 0 && a[g - 1].s == a[e - 1].s) g--;
+        for (int k = g; k < e; k++) {
+            tp += a[k].y;
+            fp += 1 - a[k].y;
+        }
+        out->fpr[m] = (double)fp / nneg;
+        out->tpr[m] = (double)tp / npos;
+        out->thr[m] = a[g].s;
+        m++;
+        e = g;
+    }
+    KRES_ASSERT(m == groups + 1 && tp == npos && fp == nneg);
+    free(a);
+    return 0;
+}
+
+int roc_downsample(const RocCurve *in, int max_points, RocCurve *out) {
+    memset(out, 0, sizeof *out);
+    if (max_points < 2) return kres_fail(NULL, "roc_downsample: max_points must be >= 2, got %d", max_points);
+    if (in->n <= 0) return kres_fail(NULL, "roc_downsample: empty curve");
+    if (in->n <= max_points) {
+        roc_alloc(out, in->n);
+        memcpy(out->fpr, in->fpr, (size_t)in->n * sizeof(double));
+        memcpy(out->tpr, in->tpr, (size_t)in->n * sizeof(double));
+        memcpy(out->thr, in->thr, (size_t)in->n * sizeof(double));
+        return 0;
+    }
+    /* cumulative L1 length along the (monotone) staircase; keep the first point at or past
+     * each of max_points - 1 equally spaced marks, so steep and flat parts get equal ink */
+    double total = 0.0;
+    for (int k = 1; k < in->n; k++)
+        total += fabs(in->fpr[k] - in->fpr[k - 1]) + fabs(in->tpr[k] - in->tpr[k - 1]);
+    roc_alloc(out, max_points);
+    int m = 0;
+    double len = 0.0, step = total / (max_points - 1);
+    int next_mark = 1;
+    out->fpr[m] = in->fpr[0], out->tpr[m] = in->tpr[0], out->thr[m] = in->thr[0], m++;
+    for (int k = 1; k < in->n - 1 && m < max_points - 1; k++) {
+        len += fabs(in->fpr[k] - in->fpr[k - 1]) + fabs(in->tpr[k] - in->tpr[k - 1]);
+        if (len >= next_mark * step) {
+            out->fpr[m] = in->fpr[k], out->tpr[m] = in->tpr[k], out->thr[m] = in->thr[k], m++;
+            while (next_mark * step <= len) next_mark++;
+        }
+    }
+    int last = in->n - 1;
+    out->fpr[m] = in->fpr[last], out->tpr[m] = in->tpr[last], out->thr[m] = in->thr[last], m++;
+    out->n = m;
+    return 0;
+}
+
+/* ---- thresholds --------------------------------------------------------------------- */
+
+int threshold_rule_parse(const char *s, ThresholdRule *out) {
+    if (!s) return kres_fail(NULL, "threshold rule is missing");
+    if (strcmp(s, "youden") == 0) {
+        out->kind = THR_YOUDEN;
+        out->value = NAN;
+        return 0;
+    }
+    static const struct {
+        const char *prefix;
+        ThresholdKind kind;
+    } forms[] = {{"sens=", THR_SENS}, {"spec=", THR_SPEC}, {"fixed=", THR_FIXED}};
+    for (size_t f = 0; f < sizeof forms / sizeof forms[0]; f++) {
+        size_t L = strlen(forms[f].prefix);
+        if (strncmp(s, forms[f].prefix, L) != 0) continue;
+        double v;
+        if (parse_double(s + L, &v) != 0 || !isfinite(v))
+            return kres_fail(NULL, "threshold rule '%s': '%s' is not a number", s, s + L);
+        if (forms[f].kind != THR_FIXED && !(v > 0.0 && v <= 1.0))
+            return kres_fail(NULL, "threshold rule '%s': target must be in (0, 1]", s);
+        out->kind = forms[f].kind;
+        out->value = v;
+        return 0;
+    }
+    return kres_fail(NULL, "unknown threshold rule '%s' (use youden, sens=X, spec=X or fixed=X)", s);
+}
+
+int choose_threshold(const float *scores, const int *labels, int n, const char *rule, double *thr) {
+    ThresholdRule r;
+    if (threshold_rule_parse(rule, &r) != 0) return -1;
+    if (r.kind == THR_FIXED) {
+        *thr = r.value;
+        return 0;
+    }
+    int npos;
+    if (check_inputs(scores, labels, n, &npos) != 0) return -1;
+    int nneg = n - npos;
+    if (r.kind == THR_YOUDEN && need_both_classes(npos, nneg, "Youden threshold") != 0) return -1;
+    if (r.kind == THR_SENS && npos == 0)
+        return kres_fail(NULL, "threshold rule '%s' needs positive labels; all %d are 0", rule, n);
+    if (r.kind == THR_SPEC && nneg == 0)
+        return kres_fail(NULL, "threshold rule '%s' needs negative labels; all %d are 1", rule, n);
+    ScoreLab *a = sorted_pairs(scores, labels, n);
+    /* candidate thresholds are the distinct scores, visited from the highest down;
+     * tp/fp count examples with score >= the current candidate */
+    const double eps = 1e-12; /* so that e.g. 9/10 >= 0.9 despite rounding of the target */
+    int64_t tp = 0, fp = 0, best_j = INT64_MIN;
+    double best = NAN;
+    int found = 0;
+    for (int e = n; e > 0;) {
+        int g = e - 1;
+        while (g > 0 && a[g - 1].s == a[e - 1].s) g--;
+        for (int k = g; k < e; k++) {
+            tp += a[k].y;
+            fp += 1 - a[k].y;
+        }
+        double t = a[g].s;
+        if (r.kind == THR_YOUDEN) {
+            /* J * P * N = tp*N - fp*P exactly in integers; '>' keeps the highest threshold */
+            int64_t j = tp * nneg - fp * npos;
+            if (j > best_j) best_j = j, best = t, found = 1;
+        } else if (r.kind == THR_SENS) {
+            if ((double)tp / npos >= r.value - eps) {
+                best = t, found = 1;
+                break;
+            }
+        } else { /* THR_SPEC: specificity only falls as the threshold drops */
+            if ((double)(nneg - fp) / nneg >= r.value - eps) best = t, found = 1;
+            else break;
+        }
+        e = g;
+    }
+    if (!found) {
+        /* spec=X unreachable at any observed score (negatives tied at the top): call
+         * nothing positive, i.e. a threshold just above the largest score */
+        best = (double)nextafterf(a[n - 1].s, INFINITY);
+    }
+    free(a);
+    *thr = best;
+    return 0;
+}
+
+/* ---- eval_binary -------------------------------------------------------------------- */
+
+static void add_note(EvalResult *r, const char *msg) {
+    if (r->n_notes >= EVAL_MAX_NOTES) return;
+    size_t L = strlen(msg), cap = sizeof r->notes[0] - 1;
+    if (L > cap) L = cap; /* notes are short; truncation only guards the fixed buffer */
+    memcpy(r->notes[r->n_notes], msg, L);
+    r->notes[r->n_notes++][L] = '\0';
+}
+
+static double f1_of(long tp, long fp, long fn) {
+    long d = 2 * tp + fp + fn;
+    return d > 0 ? 2.0 * tp / d : NAN;
+}
+
+/* Binomial(m, p) by summing Bernoulli draws: exact and simple; O(m) per draw. */
+static long binomial_draw(Rng *rng, long m, double p) {
+    if (p <= 0.0) return 0;
+    if (p >= 1.0) return m;
+    long k = 0;
+    for (long i = 0; i < m; i++) k += rng_uniform(rng) < p;
+    return k;
+}
+
+/* Stratified bootstrap of F1 at a fixed threshold. Resampling P positives with
+ * replacement makes TP* ~ Binomial(P, TP/P), and likewise FP* ~ Binomial(N, FP/N), so
+ * the counts are drawn directly (same distribution, no index arrays). The threshold is
+ * held fixed: this interval ignores the uncertainty of choosing the threshold. */
+static void f1_bootstrap(long tp, long fp, long npos, long nneg, int B, uint64_t seed, double *lo,
+                         double *hi) {
+    double *reps = xmalloc((size_t)B * sizeof *reps);
+    Rng rng;
+    rng_seed(&rng, seed ^ 0x9E3779B97F4A7C15ull); /* a stream distinct from the AUC bootstrap */
+    int m = 0;
+    for (int b = 0; b < B; b++) {
+        long tps = binomial_draw(&rng, npos, npos ? (double)tp / npos : 0.0);
+        long fps = binomial_draw(&rng, nneg, nneg ? (double)fp / nneg : 0.0);
+        double f = f1_of(tps, fps, npos - tps);
+        if (!isnan(f)) reps[m++] = f;
+    }
+    qsort(reps, (size_t)m, sizeof *reps, cmp_double);
+    *lo = quantile_sorted(reps, m, 0.025);
+    *hi = quantile_sorted(reps, m, 0.975);
+    free(reps);
+}
+
+int eval_binary(const float *scores, const int *labels, int n, double threshold,
+                const EvalOptions *opts, EvalResult *r) {
+    EvalOptions dflt;
+    if (!opts) {
+        eval_options_default(&dflt);
+        opts = &dflt;
+    }
+    memset(r, 0, sizeof *r);
+    r->auc = r->auc_lo = r->auc_hi = r->auc_se = NAN;
+    r->f1 = r->f1_lo = r->f1_hi = NAN;
+    r->threshold = threshold;
+    snprintf(r->threshold_rule, sizeof r->threshold_rule, "fixed");
+    int npos;
+    if (check_inputs(scores, labels, n, &npos) != 0) return -1;
+    if (isnan(threshold)) return kres_fail(NULL, "threshold is NaN");
+    if (opts->ci == EVAL_CI_BOOTSTRAP && opts->n_boot < 2)
+        return kres_fail(NULL, "bootstrap needs at least 2 replicates, got %d", opts->n_boot);
+    r->n = n;
+    r->npos = npos;
+    r->nneg = n - npos;
+
+    for (int i = 0; i < n; i++) {
+        int pred = (double)scores[i] >= threshold;
+        if (labels[i]) pred ? r->tp++ : r->fn++;
+        else pred ? r->fp++ : r->tn++;
+    }
+    r->sens = wilson_interval(r->tp, r->tp + r->fn, EVAL_Z95);
+    r->spec = wilson_interval(r->tn, r->tn + r->fp, EVAL_Z95);
+    r->ppv = wilson_interval(r->tp, r->tp + r->fp, EVAL_Z95);
+    r->npv = wilson_interval(r->tn, r->tn + r->fn, EVAL_Z95);
+    r->acc = wilson_interval(r->tp + r->tn, n, EVAL_Z95);
+    r->f1 = f1_of(r->tp, r->fp, r->fn);
+
+    int rc = 0;
+    char msg[200];
+    if (r->npos == 0 || r->nneg == 0) {
+        snprintf(msg, sizeof msg, "AUC undefined: all %d labels are %s", n, r->npos == 0 ? "0" : "1");
+        add_note(r, msg);
+        snprintf(r->ci_method, sizeof r->ci_method, "none (AUC undefined)");
+        need_both_classes(r->npos, r->nneg, "AUC"); /* sets kres_last_error() for the caller */
+        rc = EVAL_AUC_UNDEFINED;
+    } else if (opts->ci == EVAL_CI_BOOTSTRAP) {
+        if (auc_ci_bootstrap(scores, labels, n, opts->n_boot, opts->seed, &r->auc, &r->auc_lo, &r->auc_hi) != 0)
+            return -1;
+        snprintf(r->ci_method, sizeof r->ci_method, "stratified bootstrap percentile (B=%d, seed=%llu)",
+                 opts->n_boot, (unsigned long long)opts->seed);
+    } else {
+        if (auc_ci_delong(scores, labels, n, &r->auc, &r->auc_lo, &r->auc_hi, &r->auc_se) != 0) return -1;
+        snprintf(r->ci_method, sizeof r->ci_method, "DeLong (logit scale)");
+        if (isnan(r->auc_lo)) add_note(r, "AUC CI undefined: DeLong needs at least 2 positives and 2 negatives");
+    }
+
+    if (r->npos == 0) add_note(r, "sensitivity undefined: no positive labels");
+    if (r->nneg == 0) add_note(r, "specificity undefined: no negative labels");
+    if (r->tp + r->fp == 0) add_note(r, "PPV undefined: no predicted positives (TP + FP = 0)");
+    if (r->tn + r->fn == 0) add_note(r, "NPV undefined: no predicted negatives (TN + FN = 0)");
+    if (isnan(r->f1)) add_note(r, "F1 undefined: no positives and no predicted positives");
+    if (!isnan(r->f1) && opts->n_boot >= 2 && r->npos > 0)
+        f1_bootstrap(r->tp, r->fp, r->npos, r->nneg, opts->n_boot, opts->seed, &r->f1_lo, &r->f1_hi);
+    return rc;
+}
+
+/* ---- printing ----------------------------------------------------------------------- */
+
+static void json_num_or_null(JsonWriter *w, double x) {
+    if (isfinite(x)) jw_number(w, x);
+    else jw_null(w);
+}
+
+static void json_prop(JsonWriter *w, const char *key, Prop p) {
+    jw_key(w, key);
+    jw_object_begin(w);
+    jw_key(w, "value");
+    json_num_or_null(w, p.p);
+    jw_key(w, "lo");
+    json_num_or_null(w, p.lo);
+    jw_key(w, "hi");
+    json_num_or_null(w, p.hi);
+    jw_key(w, "k");
+    jw_int(w, p.k);
+    jw_key(w, "n");
+    jw_int(w, p.n);
+    jw_object_end(w);
+}
+
+void eval_write_json(JsonWriter *w, const EvalResult *r) {
+    jw_object_begin(w);
+    jw_key(w, "n");
+    jw_int(w, r->n);
+    jw_key(w, "npos");
+    jw_int(w, r->npos);
+    jw_key(w, "nneg");
+    jw_int(w, r->nneg);
+    jw_key(w, "auc");
+    json_num_or_null(w, r->auc);
+    jw_key(w, "auc_lo");
+    json_num_or_null(w, r->auc_lo);
+    jw_key(w, "auc_hi");
+    json_num_or_null(w, r->auc_hi);
+    jw_key(w, "auc_se");
+    json_num_or_null(w, r->auc_se);
+    jw_key(w, "ci_method");
+    jw_string(w, r->ci_method);
+    jw_key(w, "threshold");
+    json_num_or_null(w, r->threshold);
+    jw_key(w, "threshold_rule");
+    jw_string(w, r->threshold_rule);
+    jw_key(w, "confusion");
+    jw_object_begin(w);
+    jw_key(w, "tp");
+    jw_int(w, r->tp);
+    jw_key(w, "fp");
+    jw_int(w, r->fp);
+    jw_key(w, "tn");
+    jw_int(w, r->tn);
+    jw_key(w, "fn");
+    jw_int(w, r->fn);
+    jw_object_end(w);
+    json_prop(w, "sensitivity", r->sens);
+    json_prop(w, "specificity", r->spec);
+    json_prop(w, "ppv", r->ppv);
+    json_prop(w, "npv", r->npv);
+    json_prop(w, "accuracy", r->acc);
+    jw_key(w, "f1");
+    jw_object_begin(w);
+    jw_key(w, "value");
+    json_num_or_null(w, r->f1);
+    jw_key(w, "lo");
+    json_num_or_null(w, r->f1_lo);
+    jw_key(w, "hi");
+    json_num_or_null(w, r->f1_hi);
+    jw_key(w, "ci_method");
+    jw_string(w, isnan(r->f1_lo) ? "none" : "stratified bootstrap percentile at the fixed threshold");
+    jw_object_end(w);
+    jw_key(w, "notes");
+    jw_array_begin(w);
+    for (int i = 0; i < r->n_notes; i++) jw_string(w, r->notes[i]);
+    jw_array_end(w);
+    jw_object_end(w);
+}
+
+/* "0.8046" or "n/a" into buf */
+static const char *fmt4(char *buf, size_t n, double x) {
+    if (isnan(x)) snprintf(buf, n, "n/a");
+    else snprintf(buf, n, "%.4f", x);
+    return buf;
+}
+
+static void print_row(FILE *fp, const char *name, double v, double lo, double hi, const char *extra) {
+    char a[32], b[32], c[32];
+    if (isnan(lo) || isnan(hi))
+        fprintf(fp, "  %-12s %8s   %-17s  %s\n", name, fmt4(a, sizeof a, v), "n/a", extra);
+    else {
+        char ci[80];
+        snprintf(ci, sizeof ci, "%s - %s", fmt4(b, sizeof b, lo), fmt4(c, sizeof c, hi));
+        fprintf(fp, "  %-12s %8s   %-17s  %s\n", name, fmt4(a, sizeof a, v), ci, extra);
+    }
+}
+
+static void print_prop(FILE *fp, const char *name, Prop p) {
+    char kn[48];
+    snprintf(kn, sizeof kn, "%ld / %ld", p.k, p.n);
+    print_row(fp, name, p.p, p.lo, p.hi, kn);
+}
+
+void eval_print(const EvalResult *r, int json, FILE *fp) {
+    if (json) {
+        JsonWriter w;
+        jw_init(&w);
+        eval_write_json(&w, r);
+        fprintf(fp, "%.*s\n", (int)w.len, w.buf);
+        jw_free(&w);
+        return;
+    }
+    char a[32], b[32], c[32];
+    fprintf(fp, "examples     %d  (%d positive, %d negative)\n", r->n, r->npos, r->nneg);
+    if (isnan(r->auc)) {
+        fprintf(fp, "AUC          n/a\n");
+    } else {
+        fprintf(fp, "AUC          %s   95%% CI %s - %s   (%s)\n", fmt4(a, sizeof a, r->auc),
+                fmt4(b, sizeof b, r->auc_lo), fmt4(c, sizeof c, r->auc_hi), r->ci_method);
+    }
+    fprintf(fp, "threshold    %.6g   (%s; positive if score >= threshold)\n", r->threshold, r->threshold_rule);
+    fprintf(fp, "confusion    TP %ld   FP %ld   TN %ld   FN %ld\n\n", r->tp, r->fp, r->tn, r->fn);
+    fprintf(fp, "  %-12s %8s   %-17s  %s\n", "metric", "value", "95% CI", "k / n  (Wilson interval)");
+    print_prop(fp, "sensitivity", r->sens);
+    print_prop(fp, "specificity", r->spec);
+    print_prop(fp, "PPV", r->ppv);
+    print_prop(fp, "NPV", r->npv);
+    print_prop(fp, "accuracy", r->acc);
+    print_row(fp, "F1", r->f1, r->f1_lo, r->f1_hi, isnan(r->f1_lo) ? "" : "(stratified bootstrap)");
+    for (int i = 0; i < r->n_notes; i++) fprintf(fp, "note: %s\n", r->notes[i]);
+}
+
+/* ---- scores CSV --------------------------------------------------------------------- */
+
+int scores_csv_read(const char *path, float **scores_out, int **labels_out, int *n_out) {
+    *scores_out = NULL;
+    *labels_out = NULL;
+    *n_out = 0;
+    CsvReader r;
+    if (csv_open(&r, path) != 0) return -1;
+    int label_col = csv_require(&r, "label"), score_col = label_col < 0 ? -1 : csv_require(&r, "score");
+    if (label_col < 0 || score_col < 0) {
+        csv_close(&r);
+        return -1;
+    }
+    int cap = 0, n = 0, rc;
+    float *scores = NULL;
+    int *labels = NULL;
+    while ((rc = csv_next(&r)) == 1) {
+        const char *lf = csv_field(&r, label_col), *sf = csv_field(&r, score_col);
+        double lv, sv;
+        if (parse_double(lf, &lv) != 0 || (lv != 0.0 && lv != 1.0)) {
+            rc = kres_fail(path, "line %d: label must be 0 or 1, got '%s'", r.row_line, lf);
+            break;
+        }
+        if (parse_double(sf, &sv) != 0) {
+            rc = kres_fail(path, "line %d: score '%s' is not a finite number", r.row_line, sf);
+            break;
+        }
+        if (!isfinite((float)sv)) {
+            rc = kres_fail(path, "line %d: score '%s' is outside the float range", r.row_line, sf);
+            break;
+        }
+        if (n == cap) {
+            if (cap >= 0x3fffffff) {
+                rc = kres_fail(path, "line %d: too many rows", r.row_line);
+                break;
+            }
+            cap = cap ? 2 * cap : 1024;
+            scores = xrealloc(scores, (size_t)cap * sizeof *scores);
+            labels = xrealloc(labels, (size_t)cap * sizeof *labels);
+        }
+        scores[n] = (float)sv;
+        labels[n] = (int)lv;
+        n++;
+    }
+    csv_close(&r);
+    if (rc == 0 && n == 0) rc = kres_fail(path, "no data rows after the header");
+    if (rc != 0) {
+        free(scores);
+        free(labels);
+        return -1;
+    }
+    *scores_out = scores;
+    *labels_out = labels;
+    *n_out = n;
+    return 0;
+}
+
+int scores_csv_write(const char *path, const char *const *ids, const float *scores,
+                     const int *labels, int n) {
+    AtomicFile af;
+    if (atomic_open(&af, path) != 0) return -1;
+    fprintf(af.fp, "id,label,score\n");
+    for (int i = 0; i < n; i++) {
+        if (ids) {
+            /* quote ids that would break the CSV */
+            if (strpbrk(ids[i], ",\"\n\r")) {
+                fputc('"', af.fp);
+                for (const char *c = ids[i]; *c; c++) {
+                    if (*c == '"') fputc('"', af.fp);
+                    fputc(*c, af.fp);
+                }
+                fputc('"', af.fp);
+            } else {
+                fputs(ids[i], af.fp);
+            }
+        } else {
+            fprintf(af.fp, "%d", i);
+        }
+        /* %.9g round-trips a float exactly */
+        fprintf(af.fp, ",%d,%.9g\n", labels[i], (double)scores[i]);
+    }
+    return atomic_commit(&af);
+}
