@@ -426,9 +426,13 @@ int task_parse(const char *spec, const PtbxlDb *db, Task *t) {
         return 0;
     }
     if (task_add_list(t, db, spec, spec) != 0) return -1;
+    /* Name = the canonical codes joined by commas (cut at sizeof name). */
+    char name[sizeof t->name];
     size_t used = 0;
-    for (int j = 0; j < t->ncodes && used < sizeof t->name; j++)
-        used += (size_t)snprintf(t->name + used, sizeof t->name - used, "%s%s", j ? "," : "", t->codes[j]);
+    name[0] = '\0';
+    for (int j = 0; j < t->ncodes && used < sizeof name; j++)
+        used += (size_t)snprintf(name + used, sizeof name - used, "%s%s", j ? "," : "", t->codes[j]);
+    memcpy(t->name, name, sizeof name);
     snprintf(t->description, sizeof t->description, "any of the listed SCP codes");
     return 0;
 }
