@@ -316,6 +316,10 @@ static void test_eval_binary(void) {
     CHECK(r.n_notes == 0);
     /* score exactly at the threshold is positive */
     CHECK(eval_binary(s, y, 4, (double)0.35f, &o, &r) == 0 && r.tp == 2 && r.fp == 1);
+    /* ... also when the threshold is the decimal 0.35 (compared at float precision) */
+    CHECK(eval_binary(s, y, 4, 0.35, &o, &r) == 0 && r.tp == 2 && r.fp == 1);
+    CHECK(eval_binary(s, y, 4, 1e300, &o, &r) == 0 && r.tp == 0 && r.fp == 0);
+    CHECK(eval_binary(s, y, 4, -1e300, &o, &r) == 0 && r.tp == 2 && r.fp == 2);
 
     /* bootstrap option: reproducible, says so in ci_method */
     enum { N = 200 };

@@ -6,6 +6,7 @@
  * midranks in DeLong, one ROC point per distinct score) is applied per group. */
 #include "eval/metrics.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -535,8 +536,11 @@ int eval_binary(const float *scores, const int *labels, int n, double threshold,
     r->npos = npos;
     r->nneg = n - npos;
 
+    /* compare at the scores' float precision, so "--threshold 0.35" and a score read as
+     * 0.35 round to the same float and the score counts as positive */
+    float thr_f = threshold > FLT_MAX ? INFINITY : threshold < -FLT_MAX ? -INFINITY : (float)threshold;
     for (int i = 0; i < n; i++) {
-        int pred = (double)scores[i] >= threshold;
+        int pred = scores[i] >= thr_f;
         if (labels[i]) pred ? r->tp++ : r->fn++;
         else pred ? r->fp++ : r->tn++;
     }
@@ -558,11 +562,11 @@ int eval_binary(const float *scores, const int *labels, int n, double threshold,
     } else if (opts->ci == EVAL_CI_BOOTSTRAP) {
         if (auc_ci_bootstrap(scores, labels, n, opts->n_boot, opts->seed, &r->auc, &r->auc_lo, &r->auc_hi) != 0)
             return -1;
-        snprintf(r->ci_method, sizeof r->ci_method, "stratified bootstrap percentile (B=%d, seed=%llu)",
+        snprintf(r->ci_method, sizeof r->ci_method, "stratified bootstrap percentile, B=%d, seed=%llu",
                  opts->n_boot, (unsigned long long)opts->seed);
     } else {
         if (auc_ci_delong(scores, labels, n, &r->auc, &r->auc_lo, &r->auc_hi, &r->auc_se) != 0) return -1;
-        snprintf(r->ci_method, sizeof r->ci_method, "DeLong (logit scale)");
+        snprintf(r->ci_method, sizeof r->ci_method, "DeLong, logit scale");
         if (isnan(r->auc_lo)) add_note(r, "AUC CI undefined: DeLong needs at least 2 positives and 2 negatives");
     }
 

@@ -2,7 +2,8 @@
  *
  * Conventions used everywhere in this module:
  *   labels[i] in {0,1} (1 = positive, heart block), scores[i] any finite real,
- *   decision rule: predict positive  <=>  score >= threshold.
+ *   decision rule: predict positive  <=>  score >= threshold, compared in float (the
+ *   scores' precision: a threshold of 0.35 and a score of 0.35 are equal).
  *   All intervals are two-sided 95% (z = 1.959963984540054).
  * Functions return 0 on success and -1 (after kres_fail) on bad input: n <= 0, a label
  * other than 0/1, or a NaN/Inf score (the message names the 0-based row).
@@ -45,7 +46,7 @@ typedef struct {
     int n, npos, nneg;
     double auc, auc_lo, auc_hi; /* NaN when undefined */
     double auc_se;              /* DeLong standard error (NaN for bootstrap / undefined) */
-    char ci_method[96];         /* e.g. "DeLong (logit scale)", "stratified bootstrap percentile (B=1000, seed=1)" */
+    char ci_method[96];         /* e.g. "DeLong, logit scale", "stratified bootstrap percentile, B=1000, seed=1" */
     double threshold;
     char threshold_rule[48];    /* "fixed" by default; callers overwrite, e.g. "youden (chosen on this data)" */
     long tp, fp, tn, fn;
