@@ -196,6 +196,12 @@ static void test_sample_counts(const PtbxlDb *db) {
     CHECK(cohort_build(db, &t, o, &c) == 0);
     CHECK(c.n == 0 && c.nskip_reason[PTBXL_SKIP_MISSING_FILES] == 488 && c.nskipped == 500);
     cohort_free(&c);
+    o.rate = 100;
+    o.check_files = 2; /* every sample header parses and fits */
+    CHECK(cohort_build(db, &t, o, &c) == 0);
+    CHECK(c.n == 488 && c.nskipped == 12 && c.nskip_reason[PTBXL_SKIP_BAD_RECORD] == 0); /* protocol all */
+    cohort_free(&c);
+    o.check_files = 1;
     o.rate = 250;
     CHECK(cohort_build(db, &t, o, &c) == -1 && has_error("100 or 500"));
     o.rate = 100;
@@ -397,6 +403,34 @@ static void test_bad_dirs(void) {
     o.check_files = 0;
     CHECK(cohort_build(&db, &t, o, &c) == 0 && c.n == 2 && c.nskipped == 1);
     cohort_free(&c);
+    /* check_files 2 reads headers: "x" is no WFDB header; then a real header with a .dat
+     * that is too short, then the same with the full .dat. */
+    o.check_files = 2;
+    CHECK(cohort_build(&db, &t, o, &c) == 0 && c.n == 0 && c.nskip_reason[PTBXL_SKIP_BAD_RECORD] == 1);
+    CHECK(c.nskipped == 3 && c.skipped[1].ecg_id == 2 && strstr(c.skipped[1].detail, "2_lr.hea"));
+    cohort_free(&c);
+    char *hea = read_file_all(SAMPLE_DIR "/records100/00000/00001_lr.hea", &n);
+    char *dat = read_file_all(SAMPLE_DIR "/records100/00000/00001_lr.dat", &n);
+    KRES_ASSERT(hea && dat && n == 24000);
+    char *p1 = strstr(hea, "00001_lr.dat");
+    while (p1) { /* point the signal lines at 2_lr.dat */
+        memcpy(p1, "    2_lr.dat", 12);
+        p1 = strstr(p1, "00001_lr.dat");
+    }
+    put(dir, "r/2_lr.hea", hea);
+    snprintf(text, sizeof text, "%s/r/2_lr.dat", dir);
+    CHECK(write_file_atomic(text, dat, 1000) == 0);
+    CHECK(cohort_build(&db, &t, o, &c) == 0 && c.n == 0 && c.nskip_reason[PTBXL_SKIP_BAD_RECORD] == 1);
+    CHECK(c.nskipped == 3 && strstr(c.skipped[1].detail, "1000 bytes"));
+    cohort_free(&c);
+    CHECK(write_file_atomic(text, dat, n) == 0);
+    CHECK(cohort_build(&db, &t, o, &c) == 0 && c.n == 1 && c.nskip_reason[PTBXL_SKIP_BAD_RECORD] == 0);
+    cohort_free(&c);
+    o.rate = 500; /* no r/2_hr files */
+    CHECK(cohort_build(&db, &t, o, &c) == 0 && c.n == 0 && c.nskip_reason[PTBXL_SKIP_MISSING_FILES] == 2);
+    cohort_free(&c);
+    free(hea);
+    free(dat);
     ptbxl_close(&db);
 
     /* Errors name the file and the line. */
@@ -445,5 +479,20 @@ int main(void) {
         ptbxl_close(&db);
     }
     test_bad_dirs();
+    /* The shared 500 Hz tree (when present): same cohort, every header parses at 500 Hz. */
+    struct stat st;
+    if (stat(SHARED_PTBXL "/records500", &st) == 0 && ptbxl_open(SHARED_PTBXL, &db) == 0) {
+        Task t;
+        Cohort c;
+        CohortOptions o = cohort_options_default();
+        o.rate = 500;
+        o.check_files = 2;
+        CHECK(task_parse("heart-block", &db, &t) == 0);
+        CHECK(cohort_build(&db, &t, o, &c) == 0);
+        CHECKF(c.n == 357 && c.npos == 71 && c.nskipped == 12, "n %d skipped %d", c.n, c.nskipped);
+        CHECK(c.n > 0 && strstr(c.path[0], "records500/00000/00001_hr"));
+        cohort_free(&c);
+        ptbxl_close(&db);
+    }
     TEST_MAIN_END();
 }

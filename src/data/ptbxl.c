@@ -13,6 +13,7 @@
 
 #include "common/util.h"
 #include "data/csv.h"
+#include "data/wfdb.h"
 
 /* CHANGELOG_v1.0.3.txt: "Dropped ecg_ids [38 in total]" (34 duplicates + 2 triplicates). */
 static const int V103_DROPPED[] = {137,   139,   140,   141,   142,   143,   145,   11817,
@@ -294,7 +295,7 @@ int ptbxl_open(const char *dir, PtbxlDb *db) {
                 skip_cap = skip_cap ? 2 * skip_cap : 64;
                 db->skipped = xrealloc(db->skipped, (size_t)skip_cap * sizeof *db->skipped);
             }
-            db->skipped[db->nskipped++] = (PtbxlSkip){rec->ecg_id, PTBXL_SKIP_DUPLICATE};
+            db->skipped[db->nskipped++] = (PtbxlSkip){.ecg_id = rec->ecg_id, .reason = PTBXL_SKIP_DUPLICATE};
             npool = offs[db->n]; /* release its codes */
             continue;
         }
@@ -457,13 +458,40 @@ static int file_exists(const char *path) {
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static void cohort_skip(Cohort *c, int ecg_id, PtbxlSkipReason why, int *cap) {
+static void cohort_skip(Cohort *c, int ecg_id, PtbxlSkipReason why, const char *detail, int *cap) {
     if (c->nskipped == *cap) {
         *cap = *cap ? 2 * *cap : 64;
         c->skipped = xrealloc(c->skipped, (size_t)*cap * sizeof *c->skipped);
     }
-    c->skipped[c->nskipped++] = (PtbxlSkip){ecg_id, why};
+    PtbxlSkip *s = &c->skipped[c->nskipped++];
+    s->ecg_id = ecg_id;
+    s->reason = why;
+    snprintf(s->detail, sizeof s->detail, "%s", detail ? detail : "");
     c->nskip_reason[why]++;
+}
+
+/* check_files == 2: the header must parse and describe a 12-lead record at `rate` Hz whose
+ * signal file is long enough (checked for format 16, PTB-XL's). Returns 0 or -1 + kres_fail. */
+static int check_record(const char *record, int rate) {
+    WfdbHeader h;
+    if (wfdb_read_header(record, &h) != 0) return -1;
+    int rc = 0;
+    if (h.nsig != 12) rc = kres_fail(record, "%d signals, expected 12 leads", h.nsig);
+    else if (h.fs != rate) rc = kres_fail(record, "sampling frequency %g Hz, expected %d", h.fs, rate);
+    if (rc == 0 && h.nsamples > 0 && h.sig[0].format == 16) {
+        int one_file = 1;
+        for (int s = 1; s < h.nsig; s++) one_file &= strcmp(h.sig[s].file, h.sig[0].file) == 0 && h.sig[s].format == 16;
+        char dat[1400];
+        struct stat st;
+        if (one_file && path_join(dat, sizeof dat, h.dir, h.sig[0].file) == 0) {
+            long long need = (long long)h.sig[0].byte_offset + 2LL * h.nsig * h.nsamples;
+            if (stat(dat, &st) != 0) rc = kres_fail(dat, "signal file missing");
+            else if ((long long)st.st_size < need)
+                rc = kres_fail(dat, "%lld bytes, the header needs %lld", (long long)st.st_size, need);
+        }
+    }
+    wfdb_header_free(&h);
+    return rc;
 }
 
 int cohort_build(const PtbxlDb *db, const Task *t, CohortOptions o, Cohort *c) {
@@ -486,7 +514,7 @@ int cohort_build(const PtbxlDb *db, const Task *t, CohortOptions o, Cohort *c) {
     c->code_label = xcalloc((size_t)cap * (size_t)nc, sizeof(int));
     c->code_count = xcalloc((size_t)nc, sizeof(int));
     int skip_cap = 0;
-    for (int i = 0; i < db->nskipped; i++) cohort_skip(c, db->skipped[i].ecg_id, db->skipped[i].reason, &skip_cap);
+    for (int i = 0; i < db->nskipped; i++) cohort_skip(c, db->skipped[i].ecg_id, db->skipped[i].reason, db->skipped[i].detail, &skip_cap);
     int *lab = xmalloc((size_t)nc * sizeof(int));
     char path[1400];
     for (int r = 0; r < db->n; r++) {
@@ -522,7 +550,12 @@ int cohort_build(const PtbxlDb *db, const Task *t, CohortOptions o, Cohort *c) {
             ok = ok && file_exists(path);
             path[len] = '\0';
             if (!ok) {
-                cohort_skip(c, rec->ecg_id, PTBXL_SKIP_MISSING_FILES, &skip_cap);
+                cohort_skip(c, rec->ecg_id, PTBXL_SKIP_MISSING_FILES, NULL, &skip_cap);
+                continue;
+            }
+            if (o.check_files >= 2 && check_record(path, o.rate) != 0) {
+                cohort_skip(c, rec->ecg_id, PTBXL_SKIP_BAD_RECORD, kres_last_error(), &skip_cap);
+                kres_clear_error();
                 continue;
             }
         }

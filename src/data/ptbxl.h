@@ -54,13 +54,15 @@ typedef struct {
 typedef enum {
     PTBXL_SKIP_DUPLICATE = 0,    /* dropped as duplicate in PTB-XL v1.0.3 (38 ecg_ids) */
     PTBXL_SKIP_MISSING_FILES = 1,/* <record>.hea or <record>.dat absent for the chosen rate */
-    PTBXL_SKIP_BAD_RECORD = 2,   /* files present but unreadable (set by callers that parse them) */
+    PTBXL_SKIP_BAD_RECORD = 2,   /* files present but the header does not parse or does not fit
+                                  * (check_files == 2: 12 signals at the chosen rate, .dat long enough) */
     PTBXL_SKIP_NREASONS = 3
 } PtbxlSkipReason;
 
 typedef struct {
     int ecg_id;
     PtbxlSkipReason reason;
+    char detail[160];       /* the error for bad-record ("<file>: what"), else "" */
 } PtbxlSkip;
 
 typedef struct {
@@ -126,7 +128,8 @@ typedef struct {
     CohortProtocol protocol;
     int rate;               /* 100 (filename_lr) or 500 (filename_hr) */
     double min_likelihood;  /* a code counts if likelihood >= this; 0 = any (default) */
-    int check_files;        /* 1: skip records whose .hea/.dat are missing (default 1) */
+    int check_files;        /* 0: none; 1: skip records whose .hea/.dat are missing (default);
+                             * 2: also read each WFDB header and skip bad records */
 } CohortOptions;
 
 CohortOptions cohort_options_default(void);
