@@ -267,14 +267,21 @@ int ptbxl_open(const char *dir, PtbxlDb *db) {
         ptbxl_close(db);
         return -1;
     }
-    int col[NCOL];
+    /* Name every missing column at once: a wrong file usually lacks several. */
+    int col[NCOL], nmissing = 0;
+    char missing[256] = "";
     for (int i = 0; i < NCOL; i++) {
-        col[i] = csv_require(&r, DB_COLUMNS[i]);
+        col[i] = csv_column(&r, DB_COLUMNS[i]);
         if (col[i] < 0) {
-            csv_close(&r);
-            ptbxl_close(db);
-            return -1;
+            size_t used = strlen(missing);
+            snprintf(missing + used, sizeof missing - used, "%s'%s'", nmissing++ ? ", " : "", DB_COLUMNS[i]);
         }
+    }
+    if (nmissing) {
+        kres_fail(path, "required column%s %s missing from the header", nmissing > 1 ? "s" : "", missing);
+        csv_close(&r);
+        ptbxl_close(db);
+        return -1;
     }
     int cap = 0, skip_cap = 0, rc;
     size_t npool = 0, pool_cap = 0, *offs = NULL;
