@@ -212,6 +212,10 @@ static void test_dropout(void) {
         if (m[i] ? fabsf(y[i] - x[i] / 0.8f) > 1e-6f * x[i] : y[i] != 0) scaled_ok = 0;
     }
     CHECK_CLOSE((double)kept / N, 0.8, 0.008, 0);
+    /* independent neighbours (two draws share one rng_u64): P(equal) = 0.8^2 + 0.2^2 */
+    long same = 0;
+    for (int i = 0; i + 1 < N; i += 2) same += m[i] == m[i + 1];
+    CHECK_CLOSE((double)same / (N / 2), 0.68, 0.015, 0);
     CHECK_CLOSE(sy / sx, 1.0, 0.01, 0); /* inverted dropout preserves the mean */
     CHECK(scaled_ok);
     /* same seed -> same mask and output; different seed -> different mask */
