@@ -37,4 +37,22 @@ int preprocess_file(const char *record, const PreprocConfig *c, float *out);
 int preproc_to_json(const PreprocConfig *c, char *buf, int n);
 int preproc_from_json(const char *json, PreprocConfig *c);
 
+/* --- Additions (building blocks of the chain, exposed for tests and tools). --- */
+
+/* 1 if every field is equal (e.g. checkpoint config vs. the one about to be used). */
+int preproc_equal(const PreprocConfig *a, const PreprocConfig *b);
+/* The low-pass cut-off actually applied: min(lowpass_hz, 0.45 * target_rate), 0 if off. */
+double preproc_effective_lowpass(const PreprocConfig *c);
+/* Samples after resampling n samples from fs_in to fs_out: round(n * fs_out / fs_in). */
+long preproc_resampled_length(long n, double fs_in, double fs_out);
+/* Anti-aliased resampling (libsamplerate sinc, odd-reflection context at both ends).
+ * in: [nsig][n] -> out: [nsig][preproc_resampled_length(n, fs_in, fs_out)]. 0 or -1. */
+int preproc_resample(const float *in, int nsig, long n, double fs_in, double fs_out, float *out);
+/* Zero-phase band-pass in place: Butterworth high-pass (order 2, even-reflection padding)
+ * then low-pass (order 4, odd-reflection padding), each run forward and backward; a
+ * cut-off of 0 switches that stage off. */
+void preproc_bandpass(double *x, long n, double fs, double highpass_hz, double lowpass_hz);
+/* Padding (samples per side) of one stage: 10 time constants of its slowest pole, <= n-1. */
+long preproc_filter_pad(long n, double fs, double cutoff_hz, int highpass);
+
 #endif
