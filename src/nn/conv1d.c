@@ -187,8 +187,8 @@ void conv1d_forward_fast(float *out, const float *inp, const float *weight, cons
     int Lo = conv1d_out_len(L, K, stride, pad);
     int nt = team_size(B);
     size_t per = per_thread_floats(Cin, Cout, K, Lo, stride, pad);
-    KRES_ASSERT(work_n >= (size_t)nt * per && work);
     if (B <= 0) return;
+    KRES_ASSERT(work_n >= (size_t)nt * per && work);
     pthread_once(&g_blas_once, blas_single_thread);
     int CK = Cin * K;
     int pw = is_pointwise(K, stride, pad);
@@ -221,8 +221,8 @@ void conv1d_backward_fast(float *dinp, float *dweight, float *dbias, const float
     int Lo = conv1d_out_len(L, K, stride, pad);
     int nt = team_size(B);
     size_t per = per_thread_floats(Cin, Cout, K, Lo, stride, pad);
-    KRES_ASSERT(work_n >= (size_t)nt * per && work);
     if (B <= 0) return;
+    KRES_ASSERT(work_n >= (size_t)nt * per && work);
     pthread_once(&g_blas_once, blas_single_thread);
     int CK = Cin * K;
     int pw = is_pointwise(K, stride, pad);
