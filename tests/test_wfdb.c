@@ -434,6 +434,22 @@ static void test_optional_fields(void) {
     hw.comments = NULL;
     hw.ncomments = 0;
     wfdb_header_free(&hw);
+
+    /* Format 8 (differences) with two samples per frame and a skewed second signal.
+     * Frames [d0, d0', d1]: signal 0 steps 0 2 3 -1 4 4 -128 127 from 10 give
+     * 10 12 15 14 18 22 -106 21 (sum 6); frame means 11, 14.5 -> 15, 20.
+     * Signal 1 steps 0 5 -3 100 from -5 give -5 0 -3 97 (sum 89); skew 1 -> 0 -3 97. */
+    put_text("f8.hea", "f8 2 100 3\nf8.dat 8x2 200 8 0 10 6\nf8.dat 8:1 200 8 0 -5 89\n");
+    const uint8_t d8[12] = {0, 2, 0, 3, 0xFF, 5, 4, 4, 0xFD, 0x80, 0x7F, 100};
+    put_bytes("f8.dat", d8, sizeof d8);
+    rc = wfdb_load(scratch("f8"), &r, 1);
+    CHECKF(rc == 0, "%s", kres_last_error());
+    if (rc == 0) {
+        CHECK(r.raw[0] == 11 && r.raw[1] == 15 && r.raw[2] == 20);
+        CHECK(r.raw[3] == 0 && r.raw[4] == -3 && r.raw[5] == 97);
+        CHECK(r.checksum_ok[0] == 1 && r.checksum_ok[1] == 1 && r.init_ok[0] == 1 && r.init_ok[1] == 1);
+        wfdb_record_free(&r);
+    }
 }
 
 /* ---------------------------------------------------------------- malformed inputs */

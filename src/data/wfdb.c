@@ -632,12 +632,12 @@ static int load_group(const Group *g, WfdbRecord *r) {
         const WfdbSignal *sg = &h->sig[s];
         const int spf = sg->samples_per_frame, stride = g->frame_len;
         int32_t *dst = r->raw + (size_t)s * (size_t)n;
-        int64_t sum = 0;
+        uint64_t sum = 0; /* wraps modulo 2^64, a multiple of 65536: the checksum is exact */
         int32_t first;
         if (spf == 1 && g->format != 8) {
             /* Common case: one sample per frame, stored as is. */
             const int32_t *src = stream + pos;
-            for (int64_t k = 0; k < g->frames; k++) sum += src[k * stride];
+            for (int64_t k = 0; k < g->frames; k++) sum += (uint64_t)(int64_t)src[k * stride];
             for (int64_t t = 0; t < n; t++) dst[t] = src[(t + sg->skew) * stride];
             first = src[0];
         } else {
@@ -658,7 +658,7 @@ static int load_group(const Group *g, WfdbRecord *r) {
                     full[k] = (int32_t)acc;
                 }
             }
-            for (int64_t k = 0; k < nf; k++) sum += full[k];
+            for (int64_t k = 0; k < nf; k++) sum += (uint64_t)(int64_t)full[k];
             first = full[0];
             /* Several samples per frame: the frame-rate value is their mean, rounded half away
              * from zero (as rdsamp reports them without -H). */
@@ -671,7 +671,7 @@ static int load_group(const Group *g, WfdbRecord *r) {
         }
         pos += spf;
         /* Checksum: 16-bit sum of every sample of the signal in the file, either sign. */
-        r->checksum_ok[s] = sg->has_checksum ? (((sum - sg->checksum) % 65536 + 65536) % 65536 == 0) : -1;
+        r->checksum_ok[s] = sg->has_checksum ? ((sum - (uint64_t)sg->checksum) & 0xFFFF) == 0 : -1;
         r->init_ok[s] = sg->has_init_value ? (first == sg->init_value) : -1;
     }
     free(full);
@@ -796,7 +796,7 @@ int wfdb_write(const char *record, const WfdbHeader *h, const int32_t *raw, int 
     int rc = -1;
     for (int s = 0; s < nsig; s++) {
         const int32_t *x = raw + (size_t)s * (size_t)n;
-        int64_t sum = 0;
+        uint64_t sum = 0; /* modulo 2^64, then 65536 */
         for (int64_t t = 0; t < n; t++) {
             int64_t v = x[t];
             if (v < lo || v > hi) {
@@ -812,10 +812,10 @@ int wfdb_write(const char *record, const WfdbHeader *h, const int32_t *raw, int 
                 }
             }
             stream[t * nsig + s] = (int32_t)v;
-            sum += x[t];
+            sum += (uint64_t)(int64_t)x[t];
         }
         /* Written signed, as the WFDB library does. */
-        long c = (long)(((sum % 65536) + 65536) % 65536);
+        long c = (long)(sum & 0xFFFF);
         sums[s] = c >= 32768 ? c - 65536 : c;
     }
     int64_t nbytes = stream_bytes(format, nstream);
