@@ -41,6 +41,21 @@ static int cmp_si(const void *a, const void *b) {
     return x->i - y->i;
 }
 
+/* The bounded draw metrics.c uses for resampling (Lemire's multiply-and-reject), so the
+ * naive bootstrap below sees exactly the same resamples. */
+static uint32_t draw_below(Rng *rng, uint32_t n) {
+    uint64_t m = (rng_u64(rng) >> 32) * (uint64_t)n;
+    uint32_t low = (uint32_t)m;
+    if (low < n) {
+        uint32_t t = (uint32_t)(-n) % n;
+        while (low < t) {
+            m = (rng_u64(rng) >> 32) * (uint64_t)n;
+            low = (uint32_t)m;
+        }
+    }
+    return (uint32_t)(m >> 32);
+}
+
 /* Naive stratified bootstrap built from roc_auc_naive, drawing the same random stream
  * as the fast path (positives, then negatives, each indexed in ascending score order). */
 static void naive_bootstrap(const float *s, const int *y, int n, int B, uint64_t seed, double *lo, double *hi) {
@@ -60,8 +75,8 @@ static void naive_bootstrap(const float *s, const int *y, int n, int B, uint64_t
     rng_seed(&r, seed);
     for (int b = 0; b < B; b++) {
         int k = 0;
-        for (int i = 0; i < P; i++) bs[k] = pos[rng_below(&r, P)].s, by[k++] = 1;
-        for (int j = 0; j < N; j++) bs[k] = neg[rng_below(&r, N)].s, by[k++] = 0;
+        for (int i = 0; i < P; i++) bs[k] = pos[draw_below(&r, P)].s, by[k++] = 1;
+        for (int j = 0; j < N; j++) bs[k] = neg[draw_below(&r, N)].s, by[k++] = 0;
         roc_auc_naive(bs, by, n, &reps[b]);
     }
     qsort(reps, B, sizeof *reps, cmp_d);
@@ -201,6 +216,55 @@ static void test_bootstrap(void) {
     CHECK(da == a1);
     CHECKF(fabs(dlo - lo1) < 0.03 && fabs(dhi - hi1) < 0.03, "delong %.4f-%.4f boot %.4f-%.4f", dlo, dhi, lo1, hi1);
     CHECK(auc_ci_bootstrap(s, y, N, 1, 42, &a1, &lo1, &hi1) == -1);
+}
+
+/* exact Binomial(n, p) CDF at k from log-pmfs */
+static double binom_cdf(long n, double p, long k) {
+    double c = 0;
+    for (long i = 0; i <= k; i++)
+        c += exp(lgamma(n + 1.0) - lgamma(i + 1.0) - lgamma(n - i + 1.0) + i * log(p) + (n - i) * log1p(-p));
+    return c;
+}
+
+static void test_binomial(void) {
+    Rng r;
+    rng_seed(&r, 99);
+    CHECK(eval_binomial(&r, 0, 0.5) == 0 && eval_binomial(&r, 100, 0.0) == 0 && eval_binomial(&r, 100, 1.0) == 100);
+    /* moments against n p and n p (1 - p), several regimes (Bernoulli tail only, and Beta splitting) */
+    const long ns[] = {50, 1000, 1000000, 1000000};
+    const double ps[] = {0.5, 0.02, 0.3, 0.999};
+    enum { D = 4000 };
+    for (int c = 0; c < 4; c++) {
+        double m = 0, v = 0;
+        long lo = ns[c], hi = 0;
+        for (int d = 0; d < D; d++) {
+            long k = eval_binomial(&r, ns[c], ps[c]);
+            lo = k < lo ? k : lo, hi = k > hi ? k : hi;
+            m += k, v += (double)k * k;
+        }
+        m /= D;
+        v = v / D - m * m;
+        double em = ns[c] * ps[c], ev = em * (1 - ps[c]);
+        CHECKF(fabs(m - em) < 5 * sqrt(ev / D), "n=%ld p=%g mean %.3f vs %.3f", ns[c], ps[c], m, em);
+        CHECKF(fabs(v / ev - 1) < 0.12, "n=%ld p=%g var %.3f vs %.3f", ns[c], ps[c], v, ev);
+        CHECK(lo >= 0 && hi <= ns[c]);
+    }
+    /* distribution shape: empirical CDF vs the exact CDF at several points (KS-style bound) */
+    enum { E = 20000 };
+    static long cnt[301];
+    for (int d = 0; d < E; d++) cnt[eval_binomial(&r, 300, 0.37)]++;
+    double worst = 0, cum = 0;
+    for (long k = 0; k <= 300; k++) {
+        cum += (double)cnt[k] / E;
+        if (k >= 90 && k <= 135) worst = fmax(worst, fabs(cum - binom_cdf(300, 0.37, k)));
+    }
+    CHECKF(worst < 0.015, "max |ECDF - CDF| = %.4f", worst);
+    /* deterministic for the same state */
+    Rng a, b;
+    rng_seed(&a, 5), rng_seed(&b, 5);
+    int same = 1;
+    for (int i = 0; i < 100; i++) same &= eval_binomial(&a, 123456, 0.25) == eval_binomial(&b, 123456, 0.25);
+    CHECK(same);
 }
 
 static void test_wilson(void) {
@@ -439,6 +503,7 @@ int main(void) {
     test_auc_errors();
     test_bootstrap();
     test_wilson();
+    test_binomial();
     test_roc_curve();
     test_thresholds();
     test_eval_binary();

@@ -196,6 +196,21 @@ static double quantile_sorted(const double *x, int m, double q) {
     return x[i] + (h - i) * (x[i + 1] - x[i]);
 }
 
+/* Uniform integer in [0, n) for n < 2^32, unbiased (Lemire 2019: multiply, reject the
+ * few low products that would bias). No division on the common path. */
+static inline uint32_t draw_below(Rng *rng, uint32_t n) {
+    uint64_t m = (rng_u64(rng) >> 32) * (uint64_t)n;
+    uint32_t low = (uint32_t)m;
+    if (low < n) {
+        uint32_t t = (uint32_t)(-n) % n;
+        while (low < t) {
+            m = (rng_u64(rng) >> 32) * (uint64_t)n;
+            low = (uint32_t)m;
+        }
+    }
+    return (uint32_t)(m >> 32);
+}
+
 /* Bootstrap replicate AUCs: the sort is done once; a replicate only changes how many
  * copies of each example there are (w[k] for sorted position k), so each replicate is a
  * weighted O(n) tie-group walk. Drawing order: P positive draws, then N negative draws. */
@@ -211,8 +226,8 @@ static void auc_bootstrap_reps(const ScoreLab *a, int n, int npos, int nneg, int
     rng_seed(&rng, seed);
     for (int b = 0; b < B; b++) {
         memset(w, 0, (size_t)n * sizeof *w);
-        for (int i = 0; i < npos; i++) w[pos_at[rng_below(&rng, (uint64_t)npos)]]++;
-        for (int j = 0; j < nneg; j++) w[neg_at[rng_below(&rng, (uint64_t)nneg)]]++;
+        for (int i = 0; i < npos; i++) w[pos_at[draw_below(&rng, (uint32_t)npos)]]++;
+        for (int j = 0; j < nneg; j++) w[neg_at[draw_below(&rng, (uint32_t)nneg)]]++;
         int64_t credit2 = 0, neg_below = 0;
         for (int g = 0; g < n;) {
             int e = g;
@@ -484,12 +499,44 @@ static double f1_of(long tp, long fp, long fn) {
     return d > 0 ? 2.0 * tp / d : NAN;
 }
 
-/* Binomial(m, p) by summing Bernoulli draws: exact and simple; O(m) per draw. */
-static long binomial_draw(Rng *rng, long m, double p) {
-    if (p <= 0.0) return 0;
-    if (p >= 1.0) return m;
+/* Gamma(a, 1) for a >= 1 (Marsaglia & Tsang 2000, squeeze + log test). */
+static double gamma_draw(Rng *rng, double a) {
+    double d = a - 1.0 / 3.0, c = 1.0 / sqrt(9.0 * d);
+    for (;;) {
+        double x = rng_normal(rng), v = 1.0 + c * x;
+        if (v <= 0.0) continue;
+        v = v * v * v;
+        double u = rng_uniform(rng);
+        if (u < 1.0 - 0.0331 * x * x * x * x) return d * v;
+        if (u > 0.0 && log(u) < 0.5 * x * x + d * (1.0 - v + log(v))) return d * v;
+    }
+}
+
+long eval_binomial(Rng *rng, long n, double p) {
+    /* Knuth, TAOCP vol. 2, 3.4.1: think of n uniforms and count those below p. The a-th
+     * smallest of them, X ~ Beta(a, n+1-a), splits the rest: if X >= p only the a-1 below
+     * X can count, each below p with chance p/X; otherwise all a count and each of the
+     * n-a above X is below p with chance (p-X)/(1-X). n halves every step, so O(log n)
+     * Beta draws, then a short exact Bernoulli sum. */
+    if (n <= 0 || p <= 0.0) return 0;
+    if (p >= 1.0) return n;
     long k = 0;
-    for (long i = 0; i < m; i++) k += rng_uniform(rng) < p;
+    while (n > 64) {
+        long a = 1 + n / 2, b = n + 1 - a;
+        double ga = gamma_draw(rng, (double)a), gb = gamma_draw(rng, (double)b);
+        double x = ga / (ga + gb);
+        if (x >= p) {
+            n = a - 1;
+            p = p / x;
+        } else {
+            k += a;
+            n = b - 1;
+            p = (p - x) / (1.0 - x);
+        }
+        if (p <= 0.0) return k;
+        if (p >= 1.0) return k + n;
+    }
+    for (long i = 0; i < n; i++) k += rng_uniform(rng) < p;
     return k;
 }
 
@@ -504,8 +551,8 @@ static void f1_bootstrap(long tp, long fp, long npos, long nneg, int B, uint64_t
     rng_seed(&rng, seed ^ 0x9E3779B97F4A7C15ull); /* a stream distinct from the AUC bootstrap */
     int m = 0;
     for (int b = 0; b < B; b++) {
-        long tps = binomial_draw(&rng, npos, npos ? (double)tp / npos : 0.0);
-        long fps = binomial_draw(&rng, nneg, nneg ? (double)fp / nneg : 0.0);
+        long tps = eval_binomial(&rng, npos, npos ? (double)tp / npos : 0.0);
+        long fps = eval_binomial(&rng, nneg, nneg ? (double)fp / nneg : 0.0);
         double f = f1_of(tps, fps, npos - tps);
         if (!isnan(f)) reps[m++] = f;
     }

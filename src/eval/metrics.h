@@ -18,6 +18,7 @@
 #include <stdio.h>
 
 #include "common/json.h"
+#include "common/util.h"
 
 #define EVAL_Z95 1.959963984540054
 /* eval_binary's return value when everything except the AUC (and its CI) is filled in. */
@@ -88,6 +89,10 @@ int auc_ci_bootstrap(const float *scores, const int *labels, int n, int n_boot, 
  * from the structural components V10_i = mean_j psi(x_i, y_j), V01_j = mean_i psi(x_i, y_j). */
 int roc_auc_naive(const float *scores, const int *labels, int n, double *auc);
 int auc_delong_naive(const float *scores, const int *labels, int n, double *auc, double *var);
+
+/* Exact Binomial(n, p) draw in O(log n) (Knuth's Beta splitting); used by the F1
+ * bootstrap. Deterministic for a given Rng state. */
+long eval_binomial(Rng *rng, long n, double p);
 
 /* ---- ROC curve ---------------------------------------------------------------------- */
 
