@@ -250,6 +250,14 @@ static void test_leads(void) {
     z = 0;
     for (long t = 0; t < 1000; t++) z += fabs(out[10 * 1000 + t]);
     CHECK(z == 0); /* still exactly zero after filtering and standardisation */
+    /* allow_missing_leads never turns a record without any standard lead into zeros */
+    const char *odd[3] = {"MLII", "V", "ABP"};
+    SynRec w;
+    syn_make(&w, odd, 3, 100, 1000);
+    c.allow_missing_leads = 1;
+    CHECK(preprocess_record(&w.r, &c, out, "mit/100") == -1);
+    CHECK(strstr(kres_last_error(), "mit/100") && strstr(kres_last_error(), "none of the 12"));
+    free(w.r.mv);
     /* non-finite input is an error, not a silent NaN */
     x.r.mv[3 * 1000 + 17] = NAN;
     CHECK(preprocess_record(&x.r, &c, out, "nanrec") == -1);

@@ -309,6 +309,11 @@ int preprocess_record(const WfdbRecord *r, const PreprocConfig *c, float *out, c
             return kres_fail(path, "lead %s is missing (record has: %s)", KRES_LEAD_NAMES[l], have);
         }
     }
+    int nfound = 0;
+    for (int l = 0; l < KRES_NLEADS; l++) nfound += src[l] >= 0;
+    if (nfound == 0) /* zero-filling everything would be a silent all-zero example */
+        return kres_fail(path, "record has none of the 12 standard leads (first signal: '%s')",
+                         r->h.sig[0].description);
     float *lead = xcalloc((size_t)KRES_NLEADS * n, sizeof(float)); /* [12][N] */
     for (int l = 0; l < KRES_NLEADS; l++) {
         if (src[l] < 0) continue; /* zero-filled */
