@@ -29,7 +29,8 @@ expect_exit 0 "youden rule" -- "$KRES" eval --scores "$TMP/good.csv" --threshold
 check "youden threshold" grep -q '^threshold  *0.8 ' "$TMP/out"
 check "optimism warning" grep -q 'warning.*optimistic' "$TMP/err"
 expect_exit 0 "sens rule" -- "$KRES" eval --scores "$TMP/good.csv" --threshold-rule sens=0.9 --json
-check "sens=0.9 threshold is 0.35" grep -q '"threshold":0.34999999' "$TMP/out"
+check "sens=0.9 threshold is 0.35" grep -q -E '"threshold":(0.35|0.34999999[0-9]*),' "$TMP/out"
+check "sens=0.9 catches both positives" grep -q '"tp":2,"fp":1,"tn":1,"fn":0' "$TMP/out"
 
 expect_exit 0 "bootstrap 1" -- "$KRES" eval --scores "$TMP/good.csv" --ci bootstrap --boot 200 --seed 9 --json
 cp "$TMP/out" "$TMP/boot1"

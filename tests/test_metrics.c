@@ -326,16 +326,18 @@ static void test_thresholds(void) {
     const float s[] = {0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f, 0.7f, 0.8f};
     const int y[] = {0, 0, 1, 0, 1, 1, 0, 1};
     double t;
-    CHECK(choose_threshold(s, y, 8, "youden", &t) == 0 && t == (double)0.5f);
+    CHECK(choose_threshold(s, y, 8, "youden", &t) == 0 && (float)t == 0.5f);
     /* sens >= 0.9 needs all 4 positives: first reached at 0.3 */
-    CHECK(choose_threshold(s, y, 8, "sens=0.9", &t) == 0 && t == (double)0.3f);
+    CHECK(choose_threshold(s, y, 8, "sens=0.9", &t) == 0 && (float)t == 0.3f);
     /* sens >= 0.75 (3 of 4): reached at 0.5 (the target is met exactly) */
-    CHECK(choose_threshold(s, y, 8, "sens=0.75", &t) == 0 && t == (double)0.5f);
+    CHECK(choose_threshold(s, y, 8, "sens=0.75", &t) == 0 && (float)t == 0.5f);
     /* spec >= 0.9 allows no false positive: lowest such threshold is 0.8 */
-    CHECK(choose_threshold(s, y, 8, "spec=0.9", &t) == 0 && t == (double)0.8f);
+    CHECK(choose_threshold(s, y, 8, "spec=0.9", &t) == 0 && (float)t == 0.8f);
     /* spec >= 0.75 allows one: 0.7 .. 0.5 qualify, the lowest is 0.5 */
-    CHECK(choose_threshold(s, y, 8, "spec=0.75", &t) == 0 && t == (double)0.5f);
+    CHECK(choose_threshold(s, y, 8, "spec=0.75", &t) == 0 && (float)t == 0.5f);
     CHECK(choose_threshold(s, y, 8, "fixed=0.42", &t) == 0 && t == 0.42);
+    /* chosen thresholds come back as short decimals: 0.8, not 0.800000011920929 */
+    CHECK(choose_threshold(s, y, 8, "spec=0.9", &t) == 0 && t == 0.8);
     /* spec unreachable at any observed score: threshold just above the max, nobody positive */
     const float s2[] = {0.9f, 0.9f, 0.1f};
     const int y2[] = {0, 1, 0};
@@ -353,7 +355,7 @@ static void test_thresholds(void) {
     CHECK(all_bad);
     const int allpos[] = {1, 1, 1};
     CHECK(choose_threshold(s, allpos, 3, "youden", &t) == -1);
-    CHECK(choose_threshold(s, allpos, 3, "sens=0.9", &t) == 0 && t == (double)0.1f);
+    CHECK(choose_threshold(s, allpos, 3, "sens=0.9", &t) == 0 && (float)t == 0.1f);
     CHECK(choose_threshold(s, allpos, 3, "spec=0.9", &t) == -1);
     CHECK(strstr(kres_last_error(), "negative") != NULL);
 }

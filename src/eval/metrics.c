@@ -429,6 +429,18 @@ int threshold_rule_parse(const char *s, ThresholdRule *out) {
     return kres_fail(NULL, "unknown threshold rule '%s' (use youden, sens=X, spec=X or fixed=X)", s);
 }
 
+/* The shortest decimal that rounds to the float f (0.8f -> 0.8, not 0.800000011920929),
+ * so chosen thresholds print cleanly and still compare equal at float precision. */
+static double float_shortest(float f) {
+    char buf[32];
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, (double)f);
+        double d = strtod(buf, NULL);
+        if ((float)d == f) return d;
+    }
+    return (double)f;
+}
+
 int choose_threshold(const float *scores, const int *labels, int n, const char *rule, double *thr) {
     ThresholdRule r;
     if (threshold_rule_parse(rule, &r) != 0) return -1;
@@ -480,7 +492,7 @@ int choose_threshold(const float *scores, const int *labels, int n, const char *
         best = (double)nextafterf(a[n - 1].s, INFINITY);
     }
     free(a);
-    *thr = best;
+    *thr = isfinite(best) ? float_shortest((float)best) : best;
     return 0;
 }
 

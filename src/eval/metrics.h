@@ -124,7 +124,9 @@ int threshold_rule_parse(const char *s, ThresholdRule *out);
  *   sens=X: the highest observed score whose sensitivity is >= X;
  *   spec=X: the lowest observed score whose specificity is >= X (if none, a value just
  *           above the maximum score, so nothing is called positive);
- *   fixed=X: X. */
+ *   fixed=X: X.
+ * A chosen score is returned as the shortest decimal that rounds to that float score
+ * (0.8, not 0.800000011920929), which compares equal to it under the decision rule. */
 int choose_threshold(const float *scores, const int *labels, int n, const char *rule, double *thr);
 
 /* ---- scores CSV --------------------------------------------------------------------- */
