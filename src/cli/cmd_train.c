@@ -1,8 +1,431 @@
-/* cmd_train.c — 'kres train' (placeholder until its issue lands). */
+/* cmd_train.c — 'kres train': a supervised KRes classifier from scratch (or --cv: 10-fold
+ * cross-validation with pooled out-of-fold predictions).
+ *
+ *   kres train --data DIR --out MODEL.safetensors [options]
+ *   kres train --data DIR --cv --out-dir DIR [options]
+ *
+ * The loop itself is train_classifier() (src/train/trainer.h); this file parses options,
+ * prints the outcome and, for --cv, runs the ten rounds and pools their test folds. */
+#define _GNU_SOURCE /* open_memstream is POSIX 2008; glibc declares it here too */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
 #include "cli/cli.h"
+#include "common/json.h"
+#include "eval/metrics.h"
+#include "nn/kres.h"
+#include "train/trainer.h"
+
+static const char *CMD = "train";
+
+static void print_usage(FILE *fp) {
+    fprintf(fp,
+            "usage: kres train --data PTBXL_DIR --out MODEL.safetensors [options]\n"
+            "       kres train --data PTBXL_DIR --cv --out-dir DIR [options]\n\n"
+            "Train a KRes classifier from scratch on PTB-XL's official split: folds 1-8 train,\n"
+            "fold 9 picks the best epoch (validation AUC) and the decision threshold, fold 10 is\n"
+            "held out (evaluate it with 'kres eval --model'). --cv runs 10-fold cross-validation\n"
+            "instead (round k: test fold k, validation fold k%%10+1) and reports the pooled\n"
+            "out-of-fold AUC with its 95%% DeLong interval.\n\n"
+            "data:\n"
+            "  --data DIR            PTB-XL directory (required)\n"
+            "  --task T              heart-block (default) | avb | bbb | fascicular | cd | codes,\n"
+            "                        e.g. 1AVB,LAFB\n"
+            "  --protocol P          paper (default): positives vs NORM-only; all: vs every other record\n"
+            "  --rate R              100 (default) or 500: which PTB-XL files are read\n"
+            "  --min-likelihood X    a code counts if its likelihood >= X (default 0 = any)\n"
+            "  --label-fraction F    train on a stratified fraction (0, 1] of the training folds (default 1)\n"
+            "  --subset-seed S       seed of that subset (default 1)\n"
+            "  --val-fold K          validation fold (default 9)\n"
+            "  --test-fold K         held-out fold (default 10; 0 = none)\n"
+            "  --multilabel          one output per task code (the task score is the largest)\n"
+            "  --augment             light augmentation (amplitude, shift, noise) of training batches\n"
+            "  --cache-mb N          cache of preprocessed records in MiB (default 1024; 0 = off)\n"
+            "optimisation:\n"
+            "  --epochs N            default 20\n"
+            "  --batch N             default 64\n"
+            "  --lr X                peak AdamW learning rate (default 0.001; warm-up, cosine decay)\n"
+            "  --weight-decay X      decoupled weight decay (default 0.01; not on biases/BN)\n"
+            "  --warmup F            fraction of steps for linear warm-up (default 0.05)\n"
+            "  --clip X              gradient-norm clipping (default 1; 0 = off)\n"
+            "  --seed S              weights, shuffling, dropout (default 1)\n"
+            "  --threads N           OpenMP threads (default: OMP_NUM_THREADS or all cores); the same\n"
+            "                        seed and thread count give bit-identical checkpoints\n"
+            "  --threshold-rule R    youden (default) | sens=X | spec=X | fixed=X, on the validation fold\n"
+            "model (advanced):\n"
+            "  --model-config FILE   KRes config JSON (as in checkpoint metadata kres_config);\n"
+            "                        in_len/in_leads/heads follow the data (default: the paper's KRes)\n"
+            "  --preprocess FILE     preprocessing JSON (default: 100 Hz, 1024 samples, 0.5-40 Hz)\n"
+            "output:\n"
+            "  --out FILE            checkpoint (safetensors; written atomically)\n"
+            "  --out-dir DIR         with --cv: fold1..fold10 checkpoints, oof_scores.csv,\n"
+            "                        summary.json, logs\n"
+            "  --log FILE            JSON-lines training log (default <out>.log.jsonl)\n"
+            "  --json                print the result as one JSON object on stdout\n"
+            "  --quiet               no progress bar or per-epoch lines on stderr\n\n"
+            "Set SOURCE_DATE_EPOCH to pin the date recorded in the checkpoint's provenance.\n"
+            "exit codes: 0 ok, 1 data or runtime error, 2 usage error\n"
+            "see docs/training.md\n");
+}
+
+typedef struct {
+    TrainOptions o;
+    const char *out_dir;
+    int cv, json;
+    const char *model_config, *preprocess;
+} TrainArgs;
+
+static int read_json_file(const char *path, int (*parse)(const char *, void *), void *out) {
+    char *s = read_file_all(path, NULL);
+    if (!s) return -1;
+    int rc = parse(s, out);
+    free(s);
+    if (rc != 0) {
+        char msg[900];
+        snprintf(msg, sizeof msg, "%s", kres_last_error());
+        return kres_fail(path, "%s", msg);
+    }
+    return 0;
+}
+static int parse_model(const char *s, void *c) { return kres_config_from_json(s, c); }
+static int parse_preproc(const char *s, void *c) { return preproc_from_json(s, c); }
+
+static void print_result_text(const TrainOptions *o, const TrainResult *r) {
+    printf("trained      %s (%s protocol, %d Hz), %d epochs, best epoch %d\n", o->task,
+           protocol_name(o->protocol), o->rate, r->epochs_run, r->best_epoch);
+    printf("records      train %d (%d positive), validation %d (%d positive), test fold %d: %d\n",
+           r->ntrain, r->ntrain_pos, r->nval, r->nval_pos, o->test_fold, r->ntest);
+    if (isnan(r->best_val_auc)) printf("val AUC      n/a (validation fold has one class)\n");
+    else printf("val AUC      %.4f (fold %d, best epoch; optimistic: it chose the epoch)\n", r->best_val_auc, o->val_fold);
+    printf("threshold    %.6g (%s)\n", r->threshold, r->threshold_rule);
+    printf("speed        %.1f ECG/s training, %.1f ECG/s inference, %.1f s in all\n", r->train_samples_per_s,
+           r->infer_samples_per_s, r->total_seconds);
+    if (o->out_path) printf("checkpoint   %s\n", o->out_path);
+    if (o->log_path) printf("log          %s\n", o->log_path);
+}
+
+static void print_result_json(const TrainOptions *o, const TrainResult *r) {
+    JsonWriter w;
+    jw_init(&w);
+    jw_object_begin(&w);
+    jw_key(&w, "task"), jw_string(&w, o->task);
+    jw_key(&w, "protocol"), jw_string(&w, protocol_name(o->protocol));
+    jw_key(&w, "rate"), jw_int(&w, o->rate);
+    jw_key(&w, "epochs"), jw_int(&w, r->epochs_run);
+    jw_key(&w, "best_epoch"), jw_int(&w, r->best_epoch);
+    jw_key(&w, "best_val_auc"), jw_number(&w, r->best_val_auc);
+    jw_key(&w, "best_val_loss"), jw_number(&w, r->best_val_loss);
+    jw_key(&w, "threshold"), jw_number(&w, r->threshold);
+    jw_key(&w, "threshold_rule"), jw_string(&w, r->threshold_rule);
+    jw_key(&w, "ntrain"), jw_int(&w, r->ntrain);
+    jw_key(&w, "ntrain_pos"), jw_int(&w, r->ntrain_pos);
+    jw_key(&w, "nval"), jw_int(&w, r->nval);
+    jw_key(&w, "nval_pos"), jw_int(&w, r->nval_pos);
+    jw_key(&w, "ntest"), jw_int(&w, r->ntest);
+    jw_key(&w, "pos_weight"), jw_number(&w, r->pos_weight);
+    jw_key(&w, "train_samples_per_s"), jw_number(&w, r->train_samples_per_s);
+    jw_key(&w, "infer_samples_per_s"), jw_number(&w, r->infer_samples_per_s);
+    jw_key(&w, "total_seconds"), jw_number(&w, r->total_seconds);
+    jw_key(&w, "checkpoint");
+    if (o->out_path) jw_string(&w, o->out_path);
+    else jw_null(&w);
+    jw_object_end(&w);
+    printf("%.*s\n", (int)w.len, w.buf);
+    jw_free(&w);
+}
+
+/* ---- cross-validation --------------------------------------------------------------- */
+
+typedef struct {
+    int fold, val_fold, best_epoch, ntest, npos;
+    double val_auc, threshold, test_auc;
+} FoldSummary;
+
+/* Pooled out-of-fold metrics: AUC (+ DeLong CI) from the raw scores; the confusion matrix
+ * and proportions from each record's decision at its own fold's threshold. */
+static int pooled_eval(const float *scores, const int *labels, const float *thr_of, int n,
+                       EvalResult *res) {
+    EvalOptions eo;
+    eval_options_default(&eo);
+    EvalResult raw;
+    int rc = eval_binary(scores, labels, n, 0.5, &eo, &raw);
+    if (rc < 0) return -1;
+    float *dec = xmalloc((size_t)n * sizeof(float));
+    for (int i = 0; i < n; i++) dec[i] = scores[i] >= thr_of[i] ? 1.0f : 0.0f;
+    int rc2 = eval_binary(dec, labels, n, 0.5, &eo, res);
+    free(dec);
+    if (rc2 < 0) return -1;
+    res->auc = raw.auc, res->auc_lo = raw.auc_lo, res->auc_hi = raw.auc_hi, res->auc_se = raw.auc_se;
+    memcpy(res->ci_method, raw.ci_method, sizeof res->ci_method);
+    res->threshold = NAN;
+    snprintf(res->threshold_rule, sizeof res->threshold_rule, "per fold, chosen on its validation fold");
+    return rc;
+}
+
+/* eval_print's table with its threshold line (NaN for per-fold thresholds) reworded. */
+static void print_pooled_table(const EvalResult *res, const char *rule) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mf = open_memstream(&buf, &len);
+    if (!mf) {
+        eval_print(res, 0, stdout);
+        return;
+    }
+    eval_print(res, 0, mf);
+    fclose(mf);
+    for (char *line = buf, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next) *next++ = '\0';
+        if (strncmp(line, "threshold ", 10) == 0)
+            printf("threshold    per fold (%s on each round's validation fold; positive if score >= it)\n", rule);
+        else printf("%s\n", line);
+    }
+    free(buf);
+}
+
+static int write_oof_csv(const char *path, const float *s, const int *lab, const int *fold, const int *id, int n) {
+    AtomicFile af;
+    if (atomic_open(&af, path) != 0) return -1;
+    fprintf(af.fp, "label,score,fold,ecg_id\n");
+    for (int i = 0; i < n; i++) fprintf(af.fp, "%d,%.9g,%d,%d\n", lab[i], (double)s[i], fold[i], id[i]);
+    return atomic_commit(&af);
+}
+
+static int run_cv(TrainArgs *a) {
+    TrainOptions o = a->o;
+    if (mkdir(a->out_dir, 0777) != 0 && errno != EEXIST)
+        return kres_fail(a->out_dir, "cannot create the output directory: %s", strerror(errno)), data_error();
+    PtbxlDb db;
+    if (ptbxl_open(o.data_dir, &db) != 0) return data_error();
+    o.db = &db;
+    int cap = db.n, n = 0, rc = KRES_EXIT_DATA;
+    float *scores = xmalloc((size_t)cap * sizeof(float)), *thr_of = xmalloc((size_t)cap * sizeof(float));
+    int *labels = xmalloc((size_t)cap * sizeof(int)), *folds = xmalloc((size_t)cap * sizeof(int));
+    int *ids = xmalloc((size_t)cap * sizeof(int));
+    FoldSummary fs[PTBXL_NFOLDS];
+    char ckpt[4096], logp[4096], prefix[32];
+    double t0 = now_seconds(), train_sps = 0, infer_sps = 0;
+    for (int k = 1; k <= PTBXL_NFOLDS; k++) {
+        kfold_folds(k, &o.test_fold, &o.val_fold);
+        snprintf(ckpt, sizeof ckpt, "%s/fold%d.safetensors", a->out_dir, k);
+        snprintf(logp, sizeof logp, "%s/fold%d.log.jsonl", a->out_dir, k);
+        snprintf(prefix, sizeof prefix, "fold %d/10 ", k);
+        o.out_path = ckpt, o.log_path = logp, o.progress_prefix = prefix;
+        TrainResult r;
+        if (train_classifier(&o, &r) != 0) {
+            train_result_free(&r);
+            data_error();
+            goto done;
+        }
+        FoldSummary *f = &fs[k - 1];
+        f->fold = k, f->val_fold = o.val_fold, f->best_epoch = r.best_epoch, f->val_auc = r.best_val_auc;
+        f->threshold = r.threshold, f->ntest = r.ntest, f->npos = 0, f->test_auc = NAN;
+        KRES_ASSERT(n + r.ntest <= cap);
+        for (int i = 0; i < r.ntest; i++, n++) {
+            scores[n] = r.test_scores[i], labels[n] = r.test_labels[i], folds[n] = k;
+            ids[n] = r.test_ecg_id[i], thr_of[n] = (float)r.threshold;
+            f->npos += r.test_labels[i];
+        }
+        if (f->npos > 0 && f->npos < f->ntest) roc_auc(r.test_scores, r.test_labels, r.ntest, &f->test_auc);
+        train_sps += r.train_samples_per_s / PTBXL_NFOLDS, infer_sps += r.infer_samples_per_s / PTBXL_NFOLDS;
+        if (!o.quiet)
+            fprintf(stderr, "fold %d/10: best epoch %d, val AUC %.4f, threshold %.4g, test AUC %.4f (%d records, %d positive)\n",
+                    k, r.best_epoch, r.best_val_auc, r.threshold, f->test_auc, r.ntest, f->npos);
+        train_result_free(&r);
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/oof_scores.csv", a->out_dir);
+    if (write_oof_csv(path, scores, labels, folds, ids, n) != 0) {
+        data_error();
+        goto done;
+    }
+    EvalResult res;
+    int er = pooled_eval(scores, labels, thr_of, n, &res);
+    if (er < 0) {
+        data_error();
+        goto done;
+    }
+    JsonWriter w;
+    jw_init(&w);
+    jw_object_begin(&w);
+    jw_key(&w, "task"), jw_string(&w, o.task);
+    jw_key(&w, "protocol"), jw_string(&w, protocol_name(o.protocol));
+    jw_key(&w, "rate"), jw_int(&w, o.rate);
+    jw_key(&w, "epochs"), jw_int(&w, o.epochs);
+    jw_key(&w, "batch"), jw_int(&w, o.batch);
+    jw_key(&w, "seed"), jw_int(&w, (long long)o.seed);
+    jw_key(&w, "label_fraction"), jw_number(&w, o.label_fraction);
+    jw_key(&w, "threshold_rule"), jw_string(&w, o.threshold_rule);
+    jw_key(&w, "folds");
+    jw_array_begin(&w);
+    for (int k = 0; k < PTBXL_NFOLDS; k++) {
+        jw_object_begin(&w);
+        jw_key(&w, "test_fold"), jw_int(&w, fs[k].fold);
+        jw_key(&w, "val_fold"), jw_int(&w, fs[k].val_fold);
+        jw_key(&w, "best_epoch"), jw_int(&w, fs[k].best_epoch);
+        jw_key(&w, "val_auc"), jw_number(&w, fs[k].val_auc);
+        jw_key(&w, "threshold"), jw_number(&w, fs[k].threshold);
+        jw_key(&w, "ntest"), jw_int(&w, fs[k].ntest);
+        jw_key(&w, "npos"), jw_int(&w, fs[k].npos);
+        jw_key(&w, "test_auc"), jw_number(&w, fs[k].test_auc);
+        jw_object_end(&w);
+    }
+    jw_array_end(&w);
+    jw_key(&w, "pooled");
+    eval_write_json(&w, &res);
+    jw_key(&w, "oof_scores"), jw_string(&w, path);
+    jw_key(&w, "train_samples_per_s"), jw_number(&w, train_sps);
+    jw_key(&w, "infer_samples_per_s"), jw_number(&w, infer_sps);
+    jw_key(&w, "total_seconds"), jw_number(&w, now_seconds() - t0);
+    jw_object_end(&w);
+    snprintf(path, sizeof path, "%s/summary.json", a->out_dir);
+    char *txt = xmalloc(w.len + 2);
+    memcpy(txt, w.buf, w.len);
+    txt[w.len] = '\n';
+    int we = write_file_atomic(path, txt, w.len + 1);
+    free(txt);
+    if (a->json) printf("%.*s\n", (int)w.len, w.buf);
+    jw_free(&w);
+    if (we != 0) {
+        data_error();
+        goto done;
+    }
+    if (!a->json) {
+        printf("10-fold cross-validation, %s (%s protocol, %d Hz), pooled out-of-fold predictions\n", o.task,
+               protocol_name(o.protocol), o.rate);
+        printf("fold  val  best epoch  val AUC  threshold  test n (pos)  test AUC\n");
+        for (int k = 0; k < PTBXL_NFOLDS; k++)
+            printf("%4d  %3d  %10d  %7.4f  %9.4g  %6d (%3d)  %8.4f\n", fs[k].fold, fs[k].val_fold,
+                   fs[k].best_epoch, fs[k].val_auc, fs[k].threshold, fs[k].ntest, fs[k].npos, fs[k].test_auc);
+        printf("\n");
+        print_pooled_table(&res, o.threshold_rule);
+        printf("\nwrote %s/oof_scores.csv, %s/summary.json and fold1..10 checkpoints\n", a->out_dir, a->out_dir);
+    }
+    rc = er == EVAL_AUC_UNDEFINED ? KRES_EXIT_DATA : KRES_EXIT_OK;
+done:
+    free(scores), free(thr_of), free(labels), free(folds), free(ids);
+    ptbxl_close(&db);
+    return rc;
+}
 
 int cmd_train(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    return not_implemented("train");
+    TrainArgs a;
+    memset(&a, 0, sizeof a);
+    train_options_default(&a.o);
+    a.o.argc = argc, a.o.argv = argv;
+    int log_given = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *f = argv[i], *v;
+        double d;
+        long l;
+        int n;
+        if (arg_is_help(f)) {
+            print_usage(stdout);
+            return KRES_EXIT_OK;
+        } else if (arg_is(f, "--quiet")) {
+            a.o.quiet = 1;
+        } else if (arg_is(f, "--json")) {
+            a.json = 1;
+        } else if (arg_is(f, "--cv")) {
+            a.cv = 1;
+        } else if (arg_is(f, "--multilabel")) {
+            a.o.multilabel = 1;
+        } else if (arg_is(f, "--augment")) {
+            a.o.augment = 1;
+        } else if (!(v = arg_value(argc, argv, &i, CMD))) {
+            return KRES_EXIT_USAGE; /* every remaining option takes a value */
+        } else if (arg_is(f, "--data")) {
+            a.o.data_dir = v;
+        } else if (arg_is(f, "--task")) {
+            a.o.task = v;
+        } else if (arg_is(f, "--out")) {
+            a.o.out_path = v;
+        } else if (arg_is(f, "--out-dir")) {
+            a.out_dir = v;
+        } else if (arg_is(f, "--log")) {
+            a.o.log_path = v, log_given = 1;
+        } else if (arg_is(f, "--protocol")) {
+            if (protocol_parse(v, &a.o.protocol) != 0) return usage_error(CMD, "--protocol must be 'paper' or 'all', got '%s'", v);
+        } else if (arg_is(f, "--rate")) {
+            if (arg_int(CMD, f, v, 100, 500, &a.o.rate) != 0) return KRES_EXIT_USAGE;
+            if (a.o.rate != 100 && a.o.rate != 500) return usage_error(CMD, "--rate must be 100 or 500, got '%s'", v);
+        } else if (arg_is(f, "--min-likelihood")) {
+            if (arg_double(CMD, f, v, 0, 100, &a.o.min_likelihood) != 0) return KRES_EXIT_USAGE;
+        } else if (arg_is(f, "--label-fraction")) {
+            if (arg_double(CMD, f, v, 1e-9, 1, &a.o.label_fraction) != 0) return KRES_EXIT_USAGE;
+        } else if (arg_is(f, "--subset-seed")) {
+            if (arg_long(CMD, f, v, 0, LONG_MAX, &l) != 0) return KRES_EXIT_USAGE;
+            a.o.subset_seed = (uint64_t)l;
+        } else if (arg_is(f, "--val-fold")) {
+            if (arg_int(CMD, f, v, 1, 10, &a.o.val_fold) != 0) return KRES_EXIT_USAGE;
+        } else if (arg_is(f, "--test-fold")) {
+            if (arg_int(CMD, f, v, 0, 10, &a.o.test_fold) != 0) return KRES_EXIT_USAGE;
+        } else if (arg_is(f, "--cache-mb")) {
+            if (arg_long(CMD, f, v, 0, 1L << 30, &l) != 0) return KRES_EXIT_USAGE;
+            a.o.cache_bytes = (size_t)l << 20;
+        } else if (arg_is(f, "--epochs")) {
+            if (arg_int(CMD, f, v, 1, 100000, &a.o.epochs) != 0) return KRES_EXIT_USAGE;
+        } else if (arg_is(f, "--batch")) {
+            if (arg_int(CMD, f, v, 1, 65536, &a.o.batch) != 0) return KRES_EXIT_USAGE;
+        } else if (arg_is(f, "--lr")) {
+            if (arg_double(CMD, f, v, 1e-12, 10, &d) != 0) return KRES_EXIT_USAGE;
+            a.o.lr = (float)d;
+        } else if (arg_is(f, "--weight-decay")) {
+            if (arg_double(CMD, f, v, 0, 10, &d) != 0) return KRES_EXIT_USAGE;
+            a.o.weight_decay = (float)d;
+        } else if (arg_is(f, "--warmup")) {
+            if (arg_double(CMD, f, v, 0, 0.99, &d) != 0) return KRES_EXIT_USAGE;
+            a.o.warmup_frac = (float)d;
+        } else if (arg_is(f, "--clip")) {
+            if (arg_double(CMD, f, v, 0, 1e6, &d) != 0) return KRES_EXIT_USAGE;
+            a.o.grad_clip = (float)d;
+        } else if (arg_is(f, "--seed")) {
+            if (arg_long(CMD, f, v, 0, LONG_MAX, &l) != 0) return KRES_EXIT_USAGE;
+            a.o.seed = (uint64_t)l;
+        } else if (arg_is(f, "--threads")) {
+            if (arg_int(CMD, f, v, 1, 1024, &n) != 0) return KRES_EXIT_USAGE;
+            a.o.threads = n;
+        } else if (arg_is(f, "--threshold-rule")) {
+            ThresholdRule r;
+            if (threshold_rule_parse(v, &r) != 0) return usage_error(CMD, "--threshold-rule: %s", kres_last_error());
+            a.o.threshold_rule = v;
+        } else if (arg_is(f, "--model-config")) {
+            a.model_config = v;
+        } else if (arg_is(f, "--preprocess")) {
+            a.preprocess = v;
+        } else {
+            return usage_error(CMD, "unknown option '%s'", f);
+        }
+    }
+    if (!a.o.data_dir) return usage_error(CMD, "--data PTBXL_DIR is required");
+    if (a.cv) {
+        if (!a.out_dir) return usage_error(CMD, "--cv needs --out-dir DIR");
+        if (a.o.out_path || log_given) return usage_error(CMD, "--cv writes into --out-dir; drop --out/--log");
+    } else {
+        if (!a.o.out_path) return usage_error(CMD, "--out MODEL.safetensors is required");
+        if (a.out_dir) return usage_error(CMD, "--out-dir goes with --cv");
+        if (a.o.val_fold == a.o.test_fold) return usage_error(CMD, "--val-fold and --test-fold must differ");
+    }
+    if (a.model_config && read_json_file(a.model_config, parse_model, &a.o.model) != 0) return data_error();
+    if (a.preprocess && read_json_file(a.preprocess, parse_preproc, &a.o.preproc) != 0) return data_error();
+    if (a.cv) return run_cv(&a);
+
+    char logbuf[4096];
+    if (!log_given) {
+        snprintf(logbuf, sizeof logbuf, "%s.log.jsonl", a.o.out_path);
+        a.o.log_path = logbuf;
+    }
+    TrainResult r;
+    if (train_classifier(&a.o, &r) != 0) {
+        train_result_free(&r);
+        return data_error();
+    }
+    if (a.json) print_result_json(&a.o, &r);
+    else print_result_text(&a.o, &r);
+    train_result_free(&r);
+    return KRES_EXIT_OK;
 }
