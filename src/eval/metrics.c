@@ -755,6 +755,8 @@ void eval_print(const EvalResult *r, int json, FILE *fp) {
     fprintf(fp, "examples     %d  (%d positive, %d negative)\n", r->n, r->npos, r->nneg);
     if (isnan(r->auc)) {
         fprintf(fp, "AUC          n/a\n");
+    } else if (isnan(r->auc_lo) || isnan(r->auc_hi)) {
+        fprintf(fp, "AUC          %s   95%% CI n/a   (%s)\n", fmt4(a, sizeof a, r->auc), r->ci_method);
     } else {
         fprintf(fp, "AUC          %s   95%% CI %s - %s   (%s)\n", fmt4(a, sizeof a, r->auc),
                 fmt4(b, sizeof b, r->auc_lo), fmt4(c, sizeof c, r->auc_hi), r->ci_method);
