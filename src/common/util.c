@@ -11,7 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static char g_last_error[1024];
+/* Thread-local so that concurrent kres_fail calls from OpenMP workers never interleave. */
+static _Thread_local char g_last_error[1024];
 
 int kres_fail(const char *path, const char *fmt, ...) {
     char msg[768];
