@@ -458,6 +458,12 @@ static void test_eval_binary(void) {
     fclose(mf);
     CHECK(strstr(buf, "AUC          n/a") && strstr(buf, "note: PPV undefined") && strstr(buf, "TN 4"));
     free(buf);
+    r.threshold = NAN; /* callers pooling per-fold thresholds print no single threshold */
+    mf = open_memstream(&buf, &len);
+    eval_print(&r, 0, mf);
+    fclose(mf);
+    CHECK(strstr(buf, "threshold    n/a") != NULL && strstr(buf, "nan") == NULL);
+    free(buf);
 }
 
 static void test_csv(void) {

@@ -761,7 +761,10 @@ void eval_print(const EvalResult *r, int json, FILE *fp) {
         fprintf(fp, "AUC          %s   95%% CI %s - %s   (%s)\n", fmt4(a, sizeof a, r->auc),
                 fmt4(b, sizeof b, r->auc_lo), fmt4(c, sizeof c, r->auc_hi), r->ci_method);
     }
-    fprintf(fp, "threshold    %.6g   (%s; positive if score >= threshold)\n", r->threshold, r->threshold_rule);
+    if (isnan(r->threshold)) /* e.g. pooled folds, each with its own threshold */
+        fprintf(fp, "threshold    n/a   (%s)\n", r->threshold_rule);
+    else
+        fprintf(fp, "threshold    %.6g   (%s; positive if score >= threshold)\n", r->threshold, r->threshold_rule);
     fprintf(fp, "confusion    TP %ld   FP %ld   TN %ld   FN %ld\n\n", r->tp, r->fp, r->tn, r->fn);
     fprintf(fp, "  %-12s %8s   %-17s  %s\n", "metric", "value", "95% CI", "k / n  (Wilson interval)");
     print_prop(fp, "sensitivity", r->sens);
