@@ -1,8 +1,191 @@
-/* cmd_finetune.c — 'kres finetune' (placeholder until its issue lands). */
+/* cmd_finetune.c — 'kres finetune': a pretrained encoder plus a new head, every layer trained.
+ *
+ *   kres finetune --encoder E --data DIR --out MODEL.safetensors [options]
+ *
+ * The loop is train_classifier() (src/train/trainer.h) started from the encoder via
+ * finetune_prepare() (src/train/finetune.h): same split, model selection by validation AUC,
+ * threshold rule and checkpoint format as 'kres train', so 'kres eval' and 'kres predict'
+ * take the result. */
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cli/cli.h"
+#include "common/json.h"
+#include "eval/metrics.h"
+#include "train/finetune.h"
+
+static const char *CMD = "finetune";
+
+static void print_usage(FILE *fp) {
+    fprintf(fp,
+            "usage: kres finetune --encoder E --data PTBXL_DIR --out MODEL.safetensors [options]\n\n"
+            "Fine-tune a pretrained KRes encoder (from 'kres pretrain', or any KRes checkpoint) for\n"
+            "a PTB-XL task: the encoder's weights and batch-norm statistics are copied, a new head is\n"
+            "initialised, and ALL layers are trained, the encoder at a lower learning rate\n"
+            "(lr x --encoder-lr-scale, default 0.1). The architecture and the preprocessing come from\n"
+            "the encoder file. Split, model selection (best validation AUC), threshold rule and the\n"
+            "output checkpoint are those of 'kres train': folds 1-8 train, fold 9 validation, fold 10\n"
+            "held out for 'kres eval --model'.\n\n"
+            "required:\n"
+            "  --encoder E           pretrained checkpoint (kind encoder, classifier or probe)\n"
+            "  --data DIR            PTB-XL directory\n"
+            "  --out FILE            classifier checkpoint to write (atomically)\n"
+            "data:\n"
+            "  --task T              heart-block (default) | avb | bbb | fascicular | cd | codes\n"
+            "  --protocol P          paper (default): positives vs NORM-only; all: vs every other record\n"
+            "  --rate R              100 (default) or 500: which PTB-XL files are read\n"
+            "  --label-fraction F    train on a stratified fraction (0, 1] of the training folds (default 1)\n"
+            "  --subset-seed S       seed of that subset (default 1)\n"
+            "  --val-fold K          validation fold (default 9)\n"
+            "  --test-fold K         held-out fold (default 10; 0 = none)\n"
+            "  --augment             light augmentation (amplitude, shift, noise) of training batches\n"
+            "optimisation:\n"
+            "  --encoder-lr-scale X  encoder learning rate = lr * X (default 0.1; 1 = same as the head,\n"
+            "                        0 = encoder frozen apart from its batch-norm statistics)\n"
+            "  --epochs N            default 20\n"
+            "  --batch N             default 64\n"
+            "  --lr X                peak AdamW learning rate of the head (default 0.001)\n"
+            "  --weight-decay X      decoupled weight decay (default 0.01; not on biases/BN)\n"
+            "  --seed S              head weights, shuffling, dropout (default 1)\n"
+            "  --threads N           OpenMP threads (same seed and threads => same bits)\n"
+            "  --threshold-rule R    youden (default) | sens=X | spec=X | fixed=X, on the validation fold\n"
+            "output:\n"
+            "  --log FILE            JSON-lines training log (default <out>.log.jsonl)\n"
+            "  --json                print the result as one JSON object on stdout\n"
+            "  --quiet               no progress bar or per-epoch lines on stderr\n\n"
+            "exit codes: 0 ok, 1 data or runtime error, 2 usage error\n"
+            "see docs/experiment.md\n");
+}
+
+static void print_result(const TrainOptions *o, const TrainResult *r, int json) {
+    if (json) {
+        JsonWriter w;
+        jw_init(&w);
+        jw_object_begin(&w);
+        jw_key(&w, "encoder"), jw_string(&w, o->init_encoder);
+        jw_key(&w, "encoder_lr_scale"), jw_number(&w, o->encoder_lr_scale);
+        jw_key(&w, "task"), jw_string(&w, o->task);
+        jw_key(&w, "label_fraction"), jw_number(&w, o->label_fraction);
+        jw_key(&w, "epochs"), jw_int(&w, r->epochs_run);
+        jw_key(&w, "best_epoch"), jw_int(&w, r->best_epoch);
+        jw_key(&w, "best_val_auc"), jw_number(&w, r->best_val_auc);
+        jw_key(&w, "threshold"), jw_number(&w, r->threshold);
+        jw_key(&w, "threshold_rule"), jw_string(&w, r->threshold_rule);
+        jw_key(&w, "ntrain"), jw_int(&w, r->ntrain);
+        jw_key(&w, "ntrain_pos"), jw_int(&w, r->ntrain_pos);
+        jw_key(&w, "nval"), jw_int(&w, r->nval);
+        jw_key(&w, "nval_pos"), jw_int(&w, r->nval_pos);
+        jw_key(&w, "ntest"), jw_int(&w, r->ntest);
+        jw_key(&w, "train_samples_per_s"), jw_number(&w, r->train_samples_per_s);
+        jw_key(&w, "total_seconds"), jw_number(&w, r->total_seconds);
+        jw_key(&w, "checkpoint"), jw_string(&w, o->out_path);
+        jw_object_end(&w);
+        printf("%.*s\n", (int)w.len, w.buf);
+        jw_free(&w);
+        return;
+    }
+    printf("fine-tuned   %s from %s (encoder lr x %g), %d epochs, best epoch %d\n", o->task,
+           o->init_encoder, (double)o->encoder_lr_scale, r->epochs_run, r->best_epoch);
+    printf("records      train %d (%d positive), validation %d (%d positive), test fold %d: %d\n",
+           r->ntrain, r->ntrain_pos, r->nval, r->nval_pos, o->test_fold, r->ntest);
+    if (isnan(r->best_val_auc)) printf("val AUC      n/a (validation fold has one class)\n");
+    else printf("val AUC      %.4f (fold %d, best epoch; optimistic: it chose the epoch)\n", r->best_val_auc, o->val_fold);
+    printf("threshold    %.6g (%s)\n", r->threshold, r->threshold_rule);
+    printf("speed        %.1f ECG/s training, %.1f s in all\n", r->train_samples_per_s, r->total_seconds);
+    printf("checkpoint   %s\n", o->out_path);
+    if (o->log_path) printf("log          %s\n", o->log_path);
+}
 
 int cmd_finetune(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    return not_implemented("finetune");
+    TrainOptions o;
+    train_options_default(&o);
+    o.argc = argc, o.argv = argv;
+    o.encoder_lr_scale = FINETUNE_ENCODER_LR_SCALE;
+    const char *encoder = NULL;
+    int json = 0, log_given = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *f = argv[i], *v;
+        double d;
+        long l;
+        if (arg_is_help(f)) {
+            print_usage(stdout);
+            return KRES_EXIT_OK;
+        } else if (arg_is(f, "--quiet")) {
+            o.quiet = 1;
+        } else if (arg_is(f, "--json")) {
+            json = 1;
+        } else if (arg_is(f, "--augment")) {
+            o.augment = 1;
+        } else if (!(v = arg_value(argc, argv, &i, CMD))) {
+            return KRES_EXIT_USAGE; /* every remaining option takes a value */
+        } else if (arg_is(f, "--encoder")) {
+            encoder = v;
+        } else if (arg_is(f, "--data")) {
+            o.data_dir = v;
+        } else if (arg_is(f, "--task")) {
+            o.task = v;
+        } else if (arg_is(f, "--out")) {
+            o.out_path = v;
+        } else if (arg_is(f, "--log")) {
+            o.log_path = v, log_given = 1;
+        } else if (arg_is(f, "--protocol")) {
+            if (protocol_parse(v, &o.protocol) != 0)
+                return usage_error(CMD, "--protocol must be 'paper' or 'all', got '%s'", v);
+        } else if (arg_is(f, "--rate")) {
+            if (arg_int(CMD, f, v, 100, 500, &o.rate) != 0) return KRES_EXIT_USAGE;
+            if (o.rate != 100 && o.rate != 500) return usage_error(CMD, "--rate must be 100 or 500, got '%s'", v);
+        } else if (arg_is(f, "--label-fraction")) {
+            if (arg_double(CMD, f, v, 1e-9, 1, &o.label_fraction) != 0) return KRES_EXIT_USAGE;
+        } else if (arg_is(f, "--subset-seed")) {
+            if (arg_long(CMD, f, v, 0, LONG_MAX, &l) != 0) return KRES_EXIT_USAGE;
+            o.subset_seed = (uint64_t)l;
+        } else if (arg_is(f, "--val-fold")) {
+            if (arg_int(CMD, f, v, 1, 10, &o.val_fold) != 0) return KRES_EXIT_USAGE;
+        } else if (arg_is(f, "--test-fold")) {
+            if (arg_int(CMD, f, v, 0, 10, &o.test_fold) != 0) return KRES_EXIT_USAGE;
+        } else if (arg_is(f, "--encoder-lr-scale")) {
+            if (arg_double(CMD, f, v, 0, 100, &d) != 0) return KRES_EXIT_USAGE;
+            o.encoder_lr_scale = (float)d;
+        } else if (arg_is(f, "--epochs")) {
+            if (arg_int(CMD, f, v, 1, 100000, &o.epochs) != 0) return KRES_EXIT_USAGE;
+        } else if (arg_is(f, "--batch")) {
+            if (arg_int(CMD, f, v, 1, 65536, &o.batch) != 0) return KRES_EXIT_USAGE;
+        } else if (arg_is(f, "--lr")) {
+            if (arg_double(CMD, f, v, 1e-12, 10, &d) != 0) return KRES_EXIT_USAGE;
+            o.lr = (float)d;
+        } else if (arg_is(f, "--weight-decay")) {
+            if (arg_double(CMD, f, v, 0, 10, &d) != 0) return KRES_EXIT_USAGE;
+            o.weight_decay = (float)d;
+        } else if (arg_is(f, "--seed")) {
+            if (arg_long(CMD, f, v, 0, LONG_MAX, &l) != 0) return KRES_EXIT_USAGE;
+            o.seed = (uint64_t)l;
+        } else if (arg_is(f, "--threads")) {
+            if (arg_int(CMD, f, v, 1, 1024, &o.threads) != 0) return KRES_EXIT_USAGE;
+        } else if (arg_is(f, "--threshold-rule")) {
+            ThresholdRule r;
+            if (threshold_rule_parse(v, &r) != 0) return usage_error(CMD, "--threshold-rule: %s", kres_last_error());
+            o.threshold_rule = v;
+        } else {
+            return usage_error(CMD, "unknown option '%s'", f);
+        }
+    }
+    if (!encoder) return usage_error(CMD, "--encoder E is required");
+    if (!o.data_dir) return usage_error(CMD, "--data PTBXL_DIR is required");
+    if (!o.out_path) return usage_error(CMD, "--out MODEL.safetensors is required");
+    if (o.val_fold == o.test_fold) return usage_error(CMD, "--val-fold and --test-fold must differ");
+    char logbuf[4096];
+    if (!log_given) {
+        snprintf(logbuf, sizeof logbuf, "%s.log.jsonl", o.out_path);
+        o.log_path = logbuf;
+    }
+    TrainResult r;
+    if (finetune_classifier(&o, encoder, &r) != 0) {
+        train_result_free(&r);
+        return data_error();
+    }
+    print_result(&o, &r, json);
+    train_result_free(&r);
+    return KRES_EXIT_OK;
 }
