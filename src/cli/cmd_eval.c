@@ -11,7 +11,10 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "data/ptbxl.h"
 #include "eval/metrics.h"
+#include "nn/checkpoint.h"
+#include "train/trainer.h"
 
 static const char *CMD = "eval";
 
@@ -92,11 +95,87 @@ static int eval_scores_path(const EvalArgs *a) {
     return rc;
 }
 
-/* Placeholder for the checkpoint path: load a->model_path, score fold a->fold of
- * a->data_dir, then call eval_scores_and_print(). */
+/* The checkpoint path: rebuild the model from a->model_path, take its task, protocol, rate
+ * and preprocessing from the metadata, score every cohort record of fold a->fold of
+ * a->data_dir, and evaluate at the threshold stored in the checkpoint (chosen on the
+ * validation fold during training) unless --threshold/--threshold-rule overrides it. */
 static int eval_model_path(const EvalArgs *a) {
-    (void)a;
-    return not_implemented("eval --model");
+    Kres *m = NULL;
+    CkptInfo info;
+    PtbxlDb db;
+    Task task;
+    Cohort coh;
+    TaskMeta tm;
+    PreprocConfig pc;
+    int have_db = 0, have_coh = 0, rc = KRES_EXIT_DATA;
+    int *tr = NULL, *va = NULL, *te = NULL, *labels = NULL;
+    float *scores = NULL;
+    memset(&info, 0, sizeof info);
+    if (ckpt_load(a->model_path, 64, &m, &info) != 0) goto fail;
+    if (strcmp(info.kind, "classifier") != 0) {
+        kres_fail(a->model_path, "checkpoint kind is '%s', not a classifier (train one with 'kres train')", info.kind);
+        goto fail;
+    }
+    if (task_json_parse(info.task_json, a->model_path, &tm) != 0) goto fail;
+    if (!info.preprocess_json) {
+        kres_fail(a->model_path, "checkpoint has no 'preprocess' metadata");
+        goto fail;
+    }
+    if (preproc_from_json(info.preprocess_json, &pc) != 0) {
+        char msg[800];
+        snprintf(msg, sizeof msg, "%s", kres_last_error());
+        kres_fail(a->model_path, "preprocess metadata: %s", msg);
+        goto fail;
+    }
+    if (isnan(info.threshold) && !a->have_threshold && !a->rule) {
+        kres_fail(a->model_path, "checkpoint stores no threshold; give --threshold or --threshold-rule");
+        goto fail;
+    }
+    if (ptbxl_open(a->data_dir, &db) != 0) goto fail;
+    have_db = 1;
+    if (task_parse(tm.name, &db, &task) != 0) goto fail;
+    CohortOptions co = cohort_options_default();
+    co.protocol = tm.protocol, co.rate = tm.rate, co.min_likelihood = tm.min_likelihood;
+    if (cohort_build(&db, &task, co, &coh) != 0) goto fail;
+    have_coh = 1;
+    size_t cap = (size_t)(coh.n ? coh.n : 1);
+    tr = xmalloc(cap * sizeof(int)), va = xmalloc(cap * sizeof(int)), te = xmalloc(cap * sizeof(int));
+    int ntr, nva, nte;
+    if (cohort_split(&coh, a->fold, 0, tr, &ntr, va, &nva, te, &nte) != 0) goto fail;
+    if (nte == 0) {
+        kres_fail(a->data_dir, "fold %d has no records for task %s", a->fold, task.name);
+        goto fail;
+    }
+    scores = xmalloc((size_t)nte * sizeof(float));
+    labels = xmalloc((size_t)nte * sizeof(int));
+    if (classifier_infer(m, 64, &coh, te, nte, &pc, NULL, scores) != 0) goto fail;
+    for (int i = 0; i < nte; i++) labels[i] = coh.label[te[i]];
+    if (!a->json)
+        printf("model        %s\ntask         %s (%s protocol, %d Hz records), fold %d\n", a->model_path, task.name,
+               protocol_name(tm.protocol), tm.rate, a->fold);
+    if (a->have_threshold || a->rule) {
+        rc = eval_scores_and_print(scores, labels, nte, a);
+    } else {
+        /* The stored threshold: chosen on validation data, so the metrics at it are honest. */
+        EvalResult res;
+        int er = eval_binary(scores, labels, nte, info.threshold, &a->opts, &res);
+        if (er < 0) goto fail;
+        const char *how = ckpt_meta(&info, "threshold_rule");
+        snprintf(res.threshold_rule, sizeof res.threshold_rule, "stored: %.38s", how ? how : "in checkpoint");
+        eval_print(&res, a->json, stdout);
+        fflush(stdout);
+        rc = er == EVAL_AUC_UNDEFINED ? data_error() : KRES_EXIT_OK;
+    }
+    goto done;
+fail:
+    rc = data_error();
+done:
+    free(tr), free(va), free(te), free(scores), free(labels);
+    if (have_coh) cohort_free(&coh);
+    if (have_db) ptbxl_close(&db);
+    if (m) kres_free(m);
+    ckpt_info_free(&info);
+    return rc;
 }
 
 int cmd_eval(int argc, char **argv) {
