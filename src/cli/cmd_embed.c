@@ -1,8 +1,158 @@
-/* cmd_embed.c — 'kres embed' (placeholder until its issue lands). */
+/* cmd_embed.c — 'kres embed': encoder embeddings of WFDB records as CSV or NPY
+ * (src/train/embed.h). */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
 #include "cli/cli.h"
+#include "data/ptbxl.h"
+#include "train/embed.h"
+
+static const char *CMD = "embed";
+
+static void print_usage(FILE *fp) {
+    fprintf(fp,
+            "usage: kres embed --encoder E RECORD... --out FILE [--format csv|npy]\n"
+            "       kres embed --encoder E --data PTBXL_DIR [--rate 100|500] --out FILE\n\n"
+            "Embeddings (the encoder's global-average-pooled features, E = 320 for the default\n"
+            "KRes) of WFDB records, computed in inference mode after the encoder's own\n"
+            "preprocessing. RECORD is a record name without extension (a trailing .hea or .dat\n"
+            "is accepted). --data embeds every record of a PTB-XL tree (v1.0.3 duplicates\n"
+            "dropped), in ecg_id order.\n\n"
+            "  --format csv|npy   default: npy if FILE ends in .npy, else csv\n"
+            "                     csv: header record,e0,...; one row per record\n"
+            "                     npy: float32 array (N, E) plus FILE.txt with one record per line\n"
+            "  --batch N          ECGs per forward pass (default 32)\n"
+            "  --quiet            no summary line on stderr\n\n"
+            "exit codes: 0 ok, 1 data or runtime error, 2 usage error; see docs/pretraining.md\n");
+}
+
+static int exists(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0;
+}
 
 int cmd_embed(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    return not_implemented("embed");
+    const char *enc = NULL, *out = NULL, *format = NULL, *data = NULL;
+    int rate = 100, batch = 32, quiet = 0;
+    int n = 0;
+    char **recs = xmalloc((size_t)(argc + 1) * sizeof(char *));
+    int rc = KRES_EXIT_USAGE;
+    for (int i = 1; i < argc; i++) {
+        const char *f = argv[i], *v;
+        if (arg_is_help(f)) {
+            print_usage(stdout);
+            rc = KRES_EXIT_OK;
+            goto done;
+        } else if (arg_is(f, "--quiet")) {
+            quiet = 1;
+        } else if (strncmp(f, "--", 2) != 0) {
+            /* A record name; drop a .hea/.dat extension if given. */
+            char *r = xstrdup(f);
+            size_t len = strlen(r);
+            if (len > 4 && (strcmp(r + len - 4, ".hea") == 0 || strcmp(r + len - 4, ".dat") == 0)) r[len - 4] = '\0';
+            recs[n++] = r;
+        } else {
+            if (!(v = arg_value(argc, argv, &i, CMD))) goto done;
+            if (arg_is(f, "--encoder")) enc = v;
+            else if (arg_is(f, "--out")) out = v;
+            else if (arg_is(f, "--data")) data = v;
+            else if (arg_is(f, "--format")) {
+                if (!arg_is(v, "csv") && !arg_is(v, "npy")) {
+                    usage_error(CMD, "--format must be csv or npy, got '%s'", v);
+                    goto done;
+                }
+                format = v;
+            } else if (arg_is(f, "--rate")) {
+                if (arg_int(CMD, f, v, 100, 500, &rate) != 0) goto done;
+                if (rate != 100 && rate != 500) {
+                    usage_error(CMD, "--rate must be 100 or 500, got '%s'", v);
+                    goto done;
+                }
+            } else if (arg_is(f, "--batch")) {
+                if (arg_int(CMD, f, v, 1, 4096, &batch) != 0) goto done;
+            } else {
+                usage_error(CMD, "unknown option '%s'", f);
+                goto done;
+            }
+        }
+    }
+    if (!enc) {
+        usage_error(CMD, "--encoder E is required");
+        goto done;
+    }
+    if (!out) {
+        usage_error(CMD, "--out FILE is required");
+        goto done;
+    }
+    if (n == 0 && !data) {
+        usage_error(CMD, "no records: give RECORD... or --data PTBXL_DIR");
+        goto done;
+    }
+    if (n > 0 && data) {
+        usage_error(CMD, "give RECORD... or --data, not both");
+        goto done;
+    }
+    if (!format) {
+        size_t len = strlen(out);
+        format = len >= 4 && strcmp(out + len - 4, ".npy") == 0 ? "npy" : "csv";
+    }
+    rc = KRES_EXIT_DATA;
+    if (data) {
+        PtbxlDb db;
+        if (ptbxl_open(data, &db) != 0) {
+            data_error();
+            goto done;
+        }
+        recs = xrealloc(recs, (size_t)(db.n + 1) * sizeof(char *));
+        for (int i = 0; i < db.n; i++) {
+            char p[4096];
+            if (path_join(p, sizeof p, data, rate == 500 ? db.rec[i].filename_hr : db.rec[i].filename_lr) != 0) {
+                kres_fail(data, "path too long");
+                ptbxl_close(&db);
+                data_error();
+                goto done;
+            }
+            recs[n++] = xstrdup(p);
+        }
+        ptbxl_close(&db);
+    }
+    /* Name a missing record before loading the model. */
+    for (int i = 0; i < n; i++) {
+        char h[4200];
+        snprintf(h, sizeof h, "%s.hea", recs[i]);
+        if (!exists(h)) {
+            kres_fail(h, "no such record header");
+            data_error();
+            goto done;
+        }
+    }
+    Kres *m;
+    PreprocConfig pc;
+    if (embed_open_encoder(enc, 0, batch, &m, &pc, NULL) != 0) {
+        data_error();
+        goto done;
+    }
+    const int E = kres_embed_dim(kres_config(m));
+    float *emb = xmalloc((size_t)n * E * sizeof(float));
+    double t0 = now_seconds();
+    int erc = embed_records(m, batch, &pc, (const char *const *)recs, n, emb, NULL);
+    double dt = now_seconds() - t0;
+    if (erc == 0)
+        erc = strcmp(format, "npy") == 0 ? embed_write_npy(out, (const char *const *)recs, emb, n, E)
+                                         : embed_write_csv(out, (const char *const *)recs, emb, n, E);
+    kres_free(m);
+    free(emb);
+    if (erc != 0) {
+        data_error();
+        goto done;
+    }
+    if (!quiet)
+        fprintf(stderr, "embed: %d records x %d features -> %s (%s), %.1f ECGs/s\n", n, E, out, format,
+                dt > 0 ? n / dt : 0.0);
+    rc = KRES_EXIT_OK;
+done:
+    for (int i = 0; i < n; i++) free(recs[i]);
+    free(recs);
+    return rc;
 }
