@@ -198,25 +198,29 @@ static void test_gradients(int verbose) {
     }
     CHECKF(maxdiff < 1e-5, "second backward did not accumulate (max diff %.3e)", maxdiff);
 
-    /* The fast backend (im2col + sgemm) agrees with the reference, forward and backward. */
+    /* The fast (im2col + sgemm) and oneDNN backends agree with the reference, forward and
+     * backward, through the whole network. */
     probe_loss(&p);
     float ref_logits[4];
     memcpy(ref_logits, kres_logits(m), sizeof ref_logits);
-    nn_set_backend(NN_BACKEND_FAST);
-    kres_zero_grad(m);
-    probe_loss(&p);
-    kres_backward(m, R1, R2, R3);
-    int close = 1;
-    for (int k = 0; k < B * c.n_outputs; k++)
-        close &= fabs(kres_logits(m)[k] - ref_logits[k]) <= 1e-4 * (1 + fabs(ref_logits[k]));
-    CHECK(close);
-    double gmax = 0, gerr = 0;
-    for (size_t k = 0; k < np; k++) {
-        gmax = fmax(gmax, fabs(g[k]));
-        gerr = fmax(gerr, fabs(kres_grads(m)[k] - g[k]));
+    static const NnBackend others[] = {NN_BACKEND_FAST, NN_BACKEND_DNNL};
+    for (int bi = 0; bi < 2; bi++) {
+        nn_set_backend(others[bi]);
+        kres_zero_grad(m);
+        probe_loss(&p);
+        kres_backward(m, R1, R2, R3);
+        double lerr = 0, gmax = 0, gerr = 0;
+        for (int k = 0; k < B * c.n_outputs; k++)
+            lerr = fmax(lerr, fabs(kres_logits(m)[k] - ref_logits[k]) / (1 + fabs(ref_logits[k])));
+        for (size_t k = 0; k < np; k++) {
+            gmax = fmax(gmax, fabs(g[k]));
+            gerr = fmax(gerr, fabs(kres_grads(m)[k] - g[k]));
+        }
+        const char *bn = nn_backend_name(others[bi]);
+        CHECKF(lerr <= 1e-4, "%s vs reference logits differ by %.3e", bn, lerr);
+        CHECKF(gerr <= 1e-4 * gmax, "%s vs reference gradients differ by %.3e (max %.3e)", bn, gerr,
+               gmax);
     }
-    CHECKF(gerr <= 1e-4 * gmax, "fast vs reference gradients differ by %.3e (max %.3e)", gerr, gmax);
-
     nn_set_backend(prev);
     omp_set_num_threads(threads);
     free(g);
