@@ -312,11 +312,24 @@ done:
     return rc;
 }
 
+static int train_main(TrainArgs *ap, int argc, char **argv);
+
 int cmd_train(int argc, char **argv) {
     TrainArgs a;
     memset(&a, 0, sizeof a);
     train_options_default(&a.o);
-    a.o.argc = argc, a.o.argv = argv;
+    /* Provenance records the command as typed: "kres train ...". */
+    char **full = xmalloc((size_t)(argc + 1) * sizeof(char *));
+    full[0] = "kres";
+    for (int i = 0; i < argc; i++) full[i + 1] = argv[i];
+    a.o.argc = argc + 1, a.o.argv = full;
+    int rc = train_main(&a, argc, argv);
+    free(full);
+    return rc;
+}
+
+static int train_main(TrainArgs *ap, int argc, char **argv) {
+    TrainArgs a = *ap;
     int log_given = 0;
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i], *v;

@@ -250,11 +250,25 @@ static int check_options(const TrainOptions *o) {
     return preproc_validate(&o->preproc);
 }
 
-/* Shortest decimal of a float for the provenance record (0.001, not 0.0010000000474974513). */
-static double float_dec(float x) {
-    char buf[32];
-    snprintf(buf, sizeof buf, "%.7g", (double)x);
-    return strtod(buf, NULL);
+/* Shortest decimal that reads back as the same double (0.3, not 0.29999999999999999), and
+ * for floats the shortest that reads back as the same float (0.001, not 0.0010000000474974513),
+ * so the provenance shows the numbers as they were typed. */
+static void jw_short(JsonWriter *w, double x) {
+    char buf[40];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, x);
+        if (strtod(buf, NULL) == x) break;
+    }
+    if (isfinite(x)) jw_raw(w, buf);
+    else jw_null(w);
+}
+static void jw_short_f(JsonWriter *w, float x) {
+    char buf[40];
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, (double)x);
+        if (strtof(buf, NULL) == x) break;
+    }
+    jw_short(w, strtod(buf, NULL));
 }
 
 /* ckpt_provenance_json plus the training settings that, with the data, determine the run. */
@@ -271,13 +285,13 @@ static char *provenance_make(const TrainOptions *o, const Ctx *c, int threads) {
     jw_key(&w, "threads"), jw_int(&w, threads);
     jw_key(&w, "epochs"), jw_int(&w, o->epochs);
     jw_key(&w, "batch"), jw_int(&w, o->batch);
-    jw_key(&w, "lr"), jw_number(&w, float_dec(o->lr));
-    jw_key(&w, "min_lr_frac"), jw_number(&w, float_dec(o->min_lr_frac));
-    jw_key(&w, "weight_decay"), jw_number(&w, float_dec(o->weight_decay));
-    jw_key(&w, "warmup_frac"), jw_number(&w, float_dec(o->warmup_frac));
-    jw_key(&w, "grad_clip"), jw_number(&w, float_dec(o->grad_clip));
+    jw_key(&w, "lr"), jw_short_f(&w, o->lr);
+    jw_key(&w, "min_lr_frac"), jw_short_f(&w, o->min_lr_frac);
+    jw_key(&w, "weight_decay"), jw_short_f(&w, o->weight_decay);
+    jw_key(&w, "warmup_frac"), jw_short_f(&w, o->warmup_frac);
+    jw_key(&w, "grad_clip"), jw_short_f(&w, o->grad_clip);
     jw_key(&w, "augment"), jw_bool(&w, o->augment);
-    jw_key(&w, "label_fraction"), jw_number(&w, o->label_fraction);
+    jw_key(&w, "label_fraction"), jw_short(&w, o->label_fraction);
     jw_key(&w, "subset_seed"), jw_int(&w, (long long)o->subset_seed);
     jw_key(&w, "val_fold"), jw_int(&w, o->val_fold);
     jw_key(&w, "test_fold"), jw_int(&w, o->test_fold);
@@ -286,7 +300,7 @@ static char *provenance_make(const TrainOptions *o, const Ctx *c, int threads) {
     jw_key(&w, "init_encoder");
     if (o->init_encoder) jw_string(&w, o->init_encoder);
     else jw_null(&w);
-    jw_key(&w, "encoder_lr_scale"), jw_number(&w, float_dec(o->encoder_lr_scale));
+    jw_key(&w, "encoder_lr_scale"), jw_short_f(&w, o->encoder_lr_scale);
     jw_object_end(&w);
     json_free(v);
     free(base);
