@@ -89,6 +89,7 @@ expect_exit 2 "train without --data" -- "$KRES" train --out "$TMP/x.safetensors"
 expect_exit 2 "unknown option" -- "$KRES" train --data "$D" --out "$TMP/x.safetensors" --bogus
 expect_exit 2 "bad threshold rule" -- "$KRES" train --data "$D" --out "$TMP/x.safetensors" --threshold-rule sens=2
 expect_exit 2 "--cv without --out-dir" -- "$KRES" train --data "$D" --cv
+expect_exit 2 "--cv with a fold option" -- "$KRES" train --data "$D" --cv --out-dir "$TMP/cvx" --test-fold 3
 expect_exit 2 "bad rate" -- "$KRES" train --data "$D" --out "$TMP/x.safetensors" --rate 250
 expect_exit 2 "same validation and test fold" -- "$KRES" train --data "$D" --out "$TMP/x.safetensors" --val-fold 10
 expect_exit 2 "predict without --model" -- "$KRES" predict "$R100/00001_lr"

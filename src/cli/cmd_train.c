@@ -330,7 +330,7 @@ int cmd_train(int argc, char **argv) {
 
 static int train_main(TrainArgs *ap, int argc, char **argv) {
     TrainArgs a = *ap;
-    int log_given = 0;
+    int log_given = 0, fold_given = 0;
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i], *v;
         double d;
@@ -375,8 +375,10 @@ static int train_main(TrainArgs *ap, int argc, char **argv) {
             a.o.subset_seed = (uint64_t)l;
         } else if (arg_is(f, "--val-fold")) {
             if (arg_int(CMD, f, v, 1, 10, &a.o.val_fold) != 0) return KRES_EXIT_USAGE;
+            fold_given = 1;
         } else if (arg_is(f, "--test-fold")) {
             if (arg_int(CMD, f, v, 0, 10, &a.o.test_fold) != 0) return KRES_EXIT_USAGE;
+            fold_given = 1;
         } else if (arg_is(f, "--cache-mb")) {
             if (arg_long(CMD, f, v, 0, 1L << 30, &l) != 0) return KRES_EXIT_USAGE;
             a.o.cache_bytes = (size_t)l << 20;
@@ -418,6 +420,7 @@ static int train_main(TrainArgs *ap, int argc, char **argv) {
     if (a.cv) {
         if (!a.out_dir) return usage_error(CMD, "--cv needs --out-dir DIR");
         if (a.o.out_path || log_given) return usage_error(CMD, "--cv writes into --out-dir; drop --out/--log");
+        if (fold_given) return usage_error(CMD, "--cv chooses the folds itself; drop --val-fold/--test-fold");
     } else {
         if (!a.o.out_path) return usage_error(CMD, "--out MODEL.safetensors is required");
         if (a.out_dir) return usage_error(CMD, "--out-dir goes with --cv");
