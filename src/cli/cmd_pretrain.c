@@ -46,6 +46,7 @@ static void print_usage(FILE *fp) {
             "  --resume             continue the run from FILE.state.safetensors\n"
             "  --max-steps N        stop after global step N (with a checkpoint); --resume later\n"
             "  --log FILE           JSON-lines log (default FILE.log.jsonl next to --out)\n"
+            "  --log-every N        a step line every N steps (default 10; epoch lines always)\n"
             "  --quiet              no progress bar or messages\n\n"
             "exit codes: 0 ok, 1 data or runtime error, 2 usage error; see docs/pretraining.md\n");
 }
@@ -147,6 +148,8 @@ int cmd_pretrain(int argc, char **argv) {
                 if (o.rate != 100 && o.rate != 500) return usage_error(CMD, "--rate must be 100 or 500, got '%s'", v);
             } else if (arg_is(f, "--checkpoint-every")) {
                 if (arg_long(CMD, f, v, 0, 1L << 40, &o.checkpoint_every) != 0) return KRES_EXIT_USAGE;
+            } else if (arg_is(f, "--log-every")) {
+                if (arg_int(CMD, f, v, 1, 1 << 30, &o.log_every) != 0) return KRES_EXIT_USAGE;
             } else if (arg_is(f, "--max-steps")) {
                 if (arg_long(CMD, f, v, 1, 1L << 40, &o.max_steps) != 0) return KRES_EXIT_USAGE;
             } else if (arg_is(f, "--limit")) {
