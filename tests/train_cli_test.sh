@@ -44,6 +44,7 @@ check "eval json" grep -q '"auc":.*"confusion":' "$TMP/out"
 check "eval json is one line" test "$(wc -l <"$TMP/out")" -eq 1
 expect_exit 0 "eval --fold 9" -- "$KRES" eval --model "$M" --data "$D" --fold 9
 check "eval: fold 9 has 44 records" grep -q '^examples  *44  (8 positive, 36 negative)' "$TMP/out"
+check "eval: warns that fold 9 chose the epoch and threshold" grep -q 'warning: eval: fold 9 is the validation fold' "$TMP/err"
 expect_exit 0 "eval with a threshold override" -- "$KRES" eval --model "$M" --data "$D" --threshold 0.5
 check "override is used" grep -q '^threshold  *0.5 ' "$TMP/out"
 

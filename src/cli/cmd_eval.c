@@ -150,6 +150,11 @@ static int eval_model_path(const EvalArgs *a) {
     labels = xmalloc((size_t)nte * sizeof(int));
     if (classifier_infer(m, 64, &coh, te, nte, &pc, NULL, scores) != 0) goto fail;
     for (int i = 0; i < nte; i++) labels[i] = coh.label[te[i]];
+    /* Metrics on data the model was selected or trained on are optimistic: say so. */
+    const char *vf = ckpt_meta(&info, "val_fold"), *tf = ckpt_meta(&info, "test_fold");
+    if (vf && tf && atoi(tf) != a->fold)
+        fprintf(stderr, "kres: warning: eval: fold %d is %s of this model (its held-out fold is %s); the metrics are optimistic\n",
+                a->fold, atoi(vf) == a->fold ? "the validation fold" : "a training fold", atoi(tf) ? tf : "none");
     if (!a->json)
         printf("model        %s\ntask         %s (%s protocol, %d Hz records), fold %d\n", a->model_path, task.name,
                protocol_name(tm.protocol), tm.rate, a->fold);
