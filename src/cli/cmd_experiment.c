@@ -27,7 +27,7 @@ static void print_usage(FILE *fp) {
             "  --data DIR            PTB-XL directory (required)\n"
             "  --out RUN_DIR         run directory (required; created)\n"
             "  --preset P            demo (default): the bundled-sample job, fractions 1,0.5,0.25,0.1,\n"
-            "                        1 repeat, 10 epochs, pretraining 10 epochs;\n"
+            "                        1 repeat, 8 epochs, pretraining 8 epochs;\n"
             "                        paper: fractions 1,0.5,0.25,0.1,0.05, 5 repeats, 30 epochs,\n"
             "                        pretraining 50 epochs (see docs/experiment.md for run times)\n"
             "  --fractions LIST      label fractions, comma-separated, each in (0, 1]\n"

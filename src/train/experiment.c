@@ -1403,8 +1403,8 @@ int experiment_apply_preset(ExperimentOptions *o, const char *name) {
         o->n_fractions = 4;
         memcpy(o->fractions, fr, sizeof fr);
         o->repeats = 1;
-        o->epochs = 10, o->min_steps = 60, o->batch = 32;
-        o->pretrain_epochs = 10, o->pretrain_batch = 32;
+        o->epochs = 8, o->min_steps = 40, o->batch = 32;
+        o->pretrain_epochs = 8, o->pretrain_batch = 32;
         o->preset = "demo";
     } else if (strcmp(name, "paper") == 0) {
         static const double fr[] = {1, 0.5, 0.25, 0.1, 0.05};
@@ -1456,9 +1456,10 @@ int experiment_run(const ExperimentOptions *o) {
         log_event(&c, "start", &f);
         jw_free(&f);
     }
-    msg(&c, "%s: %s, %d ECGs (%d positive); 3 pipelines x %d fraction%s x %d repeat%s = %d runs; %d threads",
+    msg(&c, "%s: %s, %d ECGs (%d positive); 3 pipelines x %d fraction%s x %d repeat%s = %d runs; %d thread%s",
         o->out_dir, o->cv ? "pooled 10-fold CV" : "holdout fold 10", c.coh.n, c.coh.npos, o->n_fractions,
-        o->n_fractions == 1 ? "" : "s", o->repeats, o->repeats == 1 ? "" : "s", c.n_runs, omp_get_max_threads());
+        o->n_fractions == 1 ? "" : "s", o->repeats, o->repeats == 1 ? "" : "s", c.n_runs, omp_get_max_threads(),
+        omp_get_max_threads() == 1 ? "" : "s");
     if (o->cv && o->cv_pretrain == EXP_CV_TRANSDUCTIVE && !o->n_pretrain_dirs)
         msg(&c, "note: --cv pretrains once on ALL records, test folds included, without labels (transductive); "
                 "--cv-pretrain per-fold avoids it");

@@ -89,8 +89,8 @@ typedef struct {
 /* Defaults = the "demo" preset on nothing (data_dir/out_dir NULL). */
 void experiment_options_default(ExperimentOptions *o);
 /* Apply a preset's fractions, repeats, epochs and pretraining settings:
- *   demo   fractions 1,0.5,0.25,0.1, 1 repeat, supervised/fine-tune 10 epochs (>= 60 steps),
- *          batch 32, pretraining 10 epochs; the default KRes architecture;
+ *   demo   fractions 1,0.5,0.25,0.1, 1 repeat, supervised/fine-tune 8 epochs (>= 40 steps),
+ *          batch 32, pretraining 8 epochs of batch 32; the default KRes architecture;
  *   paper  fractions 1,0.5,0.25,0.1,0.05, 5 repeats, 30 epochs (>= 300 steps), batch 64,
  *          pretraining 50 epochs of batch 128.
  * Returns 0, or -1 (kres_fail) for an unknown name. */
