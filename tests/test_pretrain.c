@@ -136,16 +136,17 @@ static void test_corpus(void) {
     snprintf(dir, sizeof dir, "%s/plain", g_tmp);
     snprintf(sub, sizeof sub, "%s/deeper", dir);
     CHECK(mkdir(dir, 0700) == 0 && mkdir(sub, 0700) == 0);
-    int ids[6] = {1, 2, 3, 4, 5, 0};
+    /* ids[5]: a v1.0.3 duplicate; ids[6]: a holdout (fold 10) ECG. */
+    int ids[7] = {1, 2, 3, 4, 5, 137, 0};
     for (int i = 0; i < db.n; i++)
         if (db.rec[i].strat_fold == 10) {
-            ids[5] = db.rec[i].ecg_id; /* one holdout ECG */
+            ids[6] = db.rec[i].ecg_id;
             break;
         }
-    CHECK(ids[5] > 0);
+    CHECK(ids[6] > 0 && ptbxl_is_v103_duplicate(137));
     char cwd[1024];
     CHECK(getcwd(cwd, sizeof cwd) != NULL);
-    for (int k = 0; k < 6; k++)
+    for (int k = 0; k < 7; k++)
         for (int e = 0; e < 2; e++) {
             char src[2048], dst[512];
             snprintf(src, sizeof src, "%s/%s/records500/%05d/%05d_hr.%s", cwd, SHARED_PTBXL, ids[k] / 1000 * 1000,
@@ -157,17 +158,18 @@ static void test_corpus(void) {
     o.ndirs = 1;
     o.dirs[0] = dir;
     CHECK(pretrain_corpus_build(&o, &c) == 0);
-    CHECK(c.n == 6 && c.n_plain == 6 && c.n_ptbxl == 0 && c.n_patients == 0);
+    CHECK(c.n == 7 && c.n_plain == 7 && c.n_ptbxl == 0 && c.n_patients == 0 && c.n_duplicates == 0);
     CHECK(c.n > 0 && c.patient[0] == -1);
     CHECK(c.n > 3 && strstr(c.path[3], "/deeper/") != NULL);
     pretrain_corpus_free(&c);
-    /* With the PTB-XL tree given too, the holdout ECG is dropped from the plain directory. */
+    /* With the PTB-XL tree given too, the holdout ECG and the duplicate are dropped from the
+     * plain directory. */
     o.ndirs = 2;
     o.dirs[0] = dir;
     o.dirs[1] = SAMPLE_DIR;
     CHECK(pretrain_corpus_build(&o, &c) == 0);
     CHECK(c.n_plain == 5 && c.n_ptbxl == db.n - per_fold[9] - per_fold[10]);
-    CHECK(c.n_excluded == per_fold[9] + per_fold[10] + 1);
+    CHECK(c.n_excluded == per_fold[9] + per_fold[10] + 1 && c.n_duplicates == 12 + 1);
     pretrain_corpus_free(&c);
     /* Errors name the directory. */
     o.ndirs = 1;
@@ -368,7 +370,7 @@ static void test_pair_modes(void) {
     o.batch = 3;
     o.epochs = 1;
     CHECKF(pretrain_run(&o, &r) == 0, "%s", kres_last_error());
-    CHECK(r.corpus.n == 6 && r.corpus.n_plain == 6 && r.end_step == 2);
+    CHECK(r.corpus.n == 7 && r.corpus.n_plain == 7 && r.end_step == 2);
     pretrain_result_free(&r);
     rm_run(out);
     /* Too few ECGs for one batch is an error, not an empty run. */

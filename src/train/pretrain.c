@@ -193,9 +193,10 @@ int pretrain_corpus_build(const PretrainOptions *o, PretrainCorpus *c) {
     /* Pass 1: ecg_ids in excluded folds of every PTB-XL tree, so the same holdout ECGs are
      * kept out when they also appear as plain records (e.g. records500/ given directly). */
     unsigned char *excl_id = NULL;
-    int excl_cap = 0;
+    int excl_cap = 0, have_ptbxl = 0;
     for (int d = 0; d < o->ndirs; d++) {
         if (!is_ptbxl_tree(o->dirs[d])) continue;
+        have_ptbxl = 1;
         PtbxlDb db;
         if (ptbxl_open(o->dirs[d], &db) != 0) {
             free(excl_id);
@@ -259,13 +260,19 @@ int pretrain_corpus_build(const PretrainOptions *o, PretrainCorpus *c) {
                 rc = kres_fail(dir, "no WFDB records (*.hea) found, and no ptbxl_database.csv");
                 break;
             }
-            /* Drop plain records that are holdout ECGs of a given PTB-XL tree. */
+            /* Drop plain records that are holdout ECGs of a given PTB-XL tree, and PTB-XL's
+             * v1.0.3 duplicates (their twin may be a holdout ECG). */
             int w = before;
             for (int i = before; i < P.n; i++) {
-                int id = ptbxl_basename_id(P.path[i]);
+                int id = have_ptbxl ? ptbxl_basename_id(P.path[i]) : -1;
                 if (id >= 0 && id < excl_cap && excl_id[id]) {
                     free(P.path[i]);
                     c->n_excluded++;
+                    continue;
+                }
+                if (id >= 0 && ptbxl_is_v103_duplicate(id)) {
+                    free(P.path[i]);
+                    c->n_duplicates++;
                     continue;
                 }
                 P.path[w] = P.path[i];

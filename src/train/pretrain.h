@@ -83,7 +83,8 @@ typedef struct {
     int *patient;                /* (n) dense patient index, -1 = unknown */
     int n_ptbxl, n_plain;        /* examples from PTB-XL trees / plain WFDB directories */
     int n_excluded;              /* PTB-XL rows (and matching plain records) in excluded folds */
-    int n_duplicates;            /* PTB-XL v1.0.3 duplicates dropped */
+    int n_duplicates;            /* PTB-XL v1.0.3 duplicates dropped (rows, and plain records
+                                  * named like one when a PTB-XL tree is given too) */
     int n_missing;               /* PTB-XL rows whose files are absent at the rate */
     int n_patients;              /* distinct known patients */
     int n_multi;                 /* examples whose patient has >= 2 examples */
