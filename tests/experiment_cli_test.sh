@@ -70,6 +70,15 @@ expect_exit 1 "other settings refused" -- "$KRES" experiment --data "$S" --out "
 check "refusal names the setting" grep -q "seed" "$TMP/err"
 expect_exit 0 "report only" -- "$KRES" experiment --data "$S" --out "$R" --fractions 0.25 --repeats 1 "${TOY[@]}" --report-only
 
+# ---- the experiment's models are ordinary classifiers: kres eval reproduces the run's AUC --
+for p in supervised finetune probe; do
+    expect_exit 0 "eval --model on the $p run" -- "$KRES" eval --model "$R/runs/$p-f0.25-r1/model.safetensors" \
+        --data "$S" --json
+    a1=$(grep -o '"auc":[0-9.]*' "$TMP/out" | head -n 1)
+    a2=$(grep -o '"auc":[0-9.]*' "$R/runs/$p-f0.25-r1/result.json" | head -n 1)
+    check "eval AUC of $p equals the experiment's ($a1 vs $a2)" test -n "$a1" -a "$a1" = "$a2"
+done
+
 # ---- kres finetune by hand, from the experiment's encoder --------------------------------
 expect_exit 2 "finetune without --encoder" -- "$KRES" finetune --data "$S" --out "$TMP/ft.safetensors"
 expect_exit 2 "finetune bad scale" -- "$KRES" finetune --encoder "$R/pretrain/encoder.safetensors" --data "$S" \

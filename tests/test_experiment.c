@@ -194,6 +194,11 @@ static void test_holdout_end_to_end(void) {
         CHECK(json_num(json_get(r, "n_test_pos"), 0) == 11);
         CHECK(json_num(json_get(r, "train_seconds"), -1) >= 0 && json_num(json_get(r, "seconds"), -1) >= 0);
         CHECK(json_get(r, "test") && json_get(json_get(r, "test"), "confusion"));
+        /* notes describe the decisions actually made (not a pass at some other threshold) */
+        const JsonValue *notes = json_get(json_get(r, "test"), "notes");
+        int ppv_n = (int)json_num(json_get(json_get(r, "ppv"), "n"), -1);
+        for (int k = 0; notes && ppv_n > 0 && k < notes->n; k++)
+            CHECKF(!strstr(json_str(json_at(notes, k), ""), "PPV undefined"), "%s", json_str(json_at(notes, k), ""));
     }
     for (int p = 0; p < EXP_NPIPELINES; p++) CHECK(seen[p][0] == 1 && seen[p][1] == 1);
     /* the same labelled subset for all three pipelines: 268 = folds 1-8; 25% stratified = 13 + 54 */

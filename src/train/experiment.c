@@ -759,8 +759,9 @@ static int pooled_eval(const Scores *s, EvalResult *res) {
     if (rc2 < 0) return -1;
     res->auc = raw.auc, res->auc_lo = raw.auc_lo, res->auc_hi = raw.auc_hi, res->auc_se = raw.auc_se;
     memcpy(res->ci_method, raw.ci_method, sizeof res->ci_method);
-    res->n_notes = raw.n_notes;
-    memcpy(res->notes, raw.notes, sizeof res->notes);
+    /* the decision pass's notes stand; of the raw pass (at 0.5) only those about the AUC */
+    for (int i = 0; i < raw.n_notes && res->n_notes < EVAL_MAX_NOTES; i++)
+        if (strstr(raw.notes[i], "AUC")) memcpy(res->notes[res->n_notes++], raw.notes[i], sizeof raw.notes[i]);
     return rc;
 }
 
@@ -852,8 +853,10 @@ static int run_one(Ctx *c, ExpPipeline p, double fraction, int repeat) {
                 if (e) goto done;
                 double fa = NAN;
                 if (u->ntest_pos > 0 && u->ntest_pos < u->ntest) roc_auc(u->s.score, u->s.label, u->s.n, &fa);
-                if (o->verbose && !o->quiet)
-                    fprintf(stderr, "experiment:     round %d/10: test fold %d AUC %.3f, %.0f s\n", k, tf, fa, u->seconds);
+                char d[32];
+                format_duration(u->seconds, d, sizeof d);
+                msg(c, "    round %d/10: test fold %d (%d ECGs, %d positive): AUC %.3f, %s", k, tf, u->ntest,
+                    u->ntest_pos, fa, d);
             }
         }
         for (int i = 0; i < u->s.n; i++)
