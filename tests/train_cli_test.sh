@@ -111,7 +111,8 @@ check "oof scores: header and every cohort record once" \
 check "oof ecg_ids are distinct" test "$(tail -n +2 "$TMP/cv/oof_scores.csv" | cut -d, -f4 | sort -u | wc -l)" -eq 357
 check "oof: 71 positives" test "$(tail -n +2 "$TMP/cv/oof_scores.csv" | grep -c '^1,')" -eq 71
 check "ten fold checkpoints" test "$(ls "$TMP/cv"/fold*.safetensors | wc -l)" -eq 10
-check "summary json" grep -q '"pooled":{.*"auc":' "$TMP/cv/summary.json"
+check "summary json" grep -q '"mean_fold_test_auc":.*"pooled":{.*"auc":' "$TMP/cv/summary.json"
+check "mean per-round AUC printed" grep -q '^mean of the 10 per-round test AUCs' "$TMP/out"
 check "pooled table with DeLong CI" grep -q '^AUC  *[01]\.[0-9]*   95% CI .*DeLong' "$TMP/out"
 check "per-fold thresholds line" grep -q '^threshold  *per fold' "$TMP/out"
 check "pooled over 357 records" grep -q '^examples  *357  (71 positive, 286 negative)' "$TMP/out"

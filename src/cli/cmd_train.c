@@ -249,6 +249,17 @@ static int run_cv(TrainArgs *a) {
         data_error();
         goto done;
     }
+    /* Mean of the per-round test AUCs: unlike the pooled AUC it does not compare scores of
+     * different models with each other (their calibrations differ). */
+    double auc_sum = 0, auc_min = NAN, auc_max = NAN;
+    int nauc = 0;
+    for (int k = 0; k < PTBXL_NFOLDS; k++)
+        if (!isnan(fs[k].test_auc)) {
+            auc_sum += fs[k].test_auc, nauc++;
+            if (!(fs[k].test_auc >= auc_min)) auc_min = fs[k].test_auc;
+            if (!(fs[k].test_auc <= auc_max)) auc_max = fs[k].test_auc;
+        }
+    double auc_mean = nauc ? auc_sum / nauc : NAN;
     JsonWriter w;
     jw_init(&w);
     jw_object_begin(&w);
@@ -275,6 +286,7 @@ static int run_cv(TrainArgs *a) {
         jw_object_end(&w);
     }
     jw_array_end(&w);
+    jw_key(&w, "mean_fold_test_auc"), jw_number(&w, auc_mean);
     jw_key(&w, "pooled");
     eval_write_json(&w, &res);
     jw_key(&w, "oof_scores"), jw_string(&w, path);
@@ -301,7 +313,8 @@ static int run_cv(TrainArgs *a) {
         for (int k = 0; k < PTBXL_NFOLDS; k++)
             printf("%4d  %3d  %10d  %7.4f  %9.4g  %6d (%3d)  %8.4f\n", fs[k].fold, fs[k].val_fold,
                    fs[k].best_epoch, fs[k].val_auc, fs[k].threshold, fs[k].ntest, fs[k].npos, fs[k].test_auc);
-        printf("\n");
+        printf("mean of the %d per-round test AUCs %.4f (range %.4f - %.4f)\n\npooled out-of-fold:\n", nauc,
+               auc_mean, auc_min, auc_max);
         print_pooled_table(&res, o.threshold_rule);
         printf("\nwrote %s/oof_scores.csv, %s/summary.json and fold1..10 checkpoints\n", a->out_dir, a->out_dir);
     }
