@@ -433,6 +433,7 @@ static int save_state(const char *state_path, Kres *m, const float *am, const fl
     return ckpt_save(state_path, m, &meta, t, 2);
 }
 
+/* Load the state file: the model (*m) and freshly allocated AdamW moments (*am, *av). */
 static int load_state(const char *state_path, int max_batch, Kres **m, float **am, float **av,
                       const char *opts_json, RunPos *pos) {
     CkptInfo info;
@@ -461,6 +462,8 @@ static int load_state(const char *state_path, int max_batch, Kres **m, float **a
         goto done;
     }
     pos->step = s;
+    *am = xmalloc(np * sizeof(float));
+    *av = xmalloc(np * sizeof(float));
     memcpy(*am, tm->data, np * sizeof(float));
     memcpy(*av, tv->data, np * sizeof(float));
     rc = 0;
@@ -616,13 +619,6 @@ int pretrain_run(const PretrainOptions *o, PretrainResult *r) {
     int rc = -1;
 
     if (o->resume && file_exists(state_path)) {
-        /* Sized before loading: load_state fills them. */
-        Kres *probe = kres_create(&mc, 1, 0);
-        if (!probe) goto done;
-        const size_t np = kres_num_params(probe);
-        kres_free(probe);
-        am = xcalloc(np, sizeof(float));
-        av = xcalloc(np, sizeof(float));
         if (load_state(state_path, N2, &m, &am, &av, opts, &pos) != 0) goto done;
     } else {
         if (o->resume && !o->quiet)
@@ -646,8 +642,7 @@ int pretrain_run(const PretrainOptions *o, PretrainResult *r) {
     r->start_step = pos.step;
     r->first_loss = r->last_loss = r->last_accuracy = NAN;
     if (o->pairs == PAIRS_PATIENT) groups_build(c, &g);
-    PreprocConfig lpc = pc;
-    if (!(ld = loader_create((const char *const *)c->path, c->n, &lpc, o->cache_bytes))) goto done;
+    if (!(ld = loader_create((const char *const *)c->path, c->n, &pc, o->cache_bytes))) goto done;
     const int nload = o->pairs == PAIRS_PATIENT ? N2 : N;
     const size_t exL = (size_t)KRES_NLEADS * L, exLp = (size_t)KRES_NLEADS * Lp;
     raw = xmalloc((size_t)nload * exLp * sizeof(float));

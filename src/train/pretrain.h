@@ -114,7 +114,8 @@ int pretrain_state_path(const char *out, char *buf, size_t n);
 
 /* One NT-Xent training step on a prepared batch, exposed for tests:
  * x (2N, C, L) views with rows i and i+N paired; updates nothing, leaves the gradients of
- * the mean loss in kres_grads (zeroed first). Returns the loss; *acc the pair accuracy. */
+ * the mean loss in kres_grads (zeroed first). Returns the loss; *acc the pair accuracy.
+ * dropout_rng may be NULL only for a model with dropout 0. */
 float pretrain_loss_grad(Kres *m, const float *x, int N2, float temperature, Rng *dropout_rng,
                          float *acc);
 
