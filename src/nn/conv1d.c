@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/util.h"
+#include "nn/conv1d_dnnl.h"
 
 static NnBackend g_backend = NN_BACKEND_FAST;
 
@@ -296,6 +297,8 @@ void conv1d_forward(float *out, const float *inp, const float *weight, const flo
                     float *work, size_t work_n) {
     if (g_backend == NN_BACKEND_REF)
         conv1d_forward_ref(out, inp, weight, bias, B, Cin, Cout, L, K, stride, pad);
+    else if (g_backend == NN_BACKEND_DNNL) /* oneDNN keeps its own cached scratch */
+        conv1d_forward_dnnl(out, inp, weight, bias, B, Cin, Cout, L, K, stride, pad);
     else
         conv1d_forward_fast(out, inp, weight, bias, B, Cin, Cout, L, K, stride, pad, work, work_n);
 }
@@ -306,6 +309,9 @@ void conv1d_backward(float *dinp, float *dweight, float *dbias, const float *dou
                      float *work, size_t work_n) {
     if (g_backend == NN_BACKEND_REF)
         conv1d_backward_ref(dinp, dweight, dbias, dout, inp, weight, B, Cin, Cout, L, K, stride, pad);
+    else if (g_backend == NN_BACKEND_DNNL)
+        conv1d_backward_dnnl(dinp, dweight, dbias, dout, inp, weight, B, Cin, Cout, L, K, stride,
+                             pad);
     else
         conv1d_backward_fast(dinp, dweight, dbias, dout, inp, weight, B, Cin, Cout, L, K, stride,
                              pad, work, work_n);

@@ -17,7 +17,7 @@
  * Backends: conv1d_forward/backward dispatch on a process-wide backend (nn_set_backend).
  *   NN_BACKEND_REF   naive direct loops with double accumulation (the reference, kept forever)
  *   NN_BACKEND_FAST  im2col + OpenBLAS sgemm, OpenMP over the batch (default)
- *   NN_BACKEND_DNNL  reserved for a oneDNN backend (falls back to FAST until implemented)
+ *   NN_BACKEND_DNNL  oneDNN primitives, cached per shape (conv1d_dnnl.h; fp32 or bf16)
  * The fast path never allocates: the caller passes `work` with at least
  * conv1d_workspace_size(...) floats (compute the size AFTER fixing the OpenMP thread count;
  * the size depends on it). The reference ignores work. Results are bit-identical across runs

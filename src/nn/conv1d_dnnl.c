@@ -1,0 +1,435 @@
+/* conv1d_dnnl.c — oneDNN convolution backend (see conv1d_dnnl.h).
+ *
+ * Structure: a small cache of Entry records, one per (direction, sizes, precision, threads).
+ * An Entry holds the convolution primitive and, for each of its tensors, a Slot: the user's
+ * plain fp32 layout, the layout the primitive wants, and (where they differ) a reorder
+ * primitive. Inputs are reordered user -> primitive before the convolution; outputs are
+ * reordered primitive -> user after it, where the reorder's "sum" post-op turns the copy
+ * into the += that the backward contract needs. All intermediate buffers (reordered
+ * tensors and the primitive's scratchpad) are carved from one shared arena: calls run one at
+ * a time, so entries can reuse the same bytes. The arena only grows while new shapes appear
+ * (warm-up), so the step loop itself never allocates. */
+#include "nn/conv1d_dnnl.h"
+
+#include <omp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <dnnl.h>
+#include <dnnl_debug.h>
+
+#include "common/util.h"
+#include "nn/conv1d.h"
+#include "nn/conv1d_fft.h"
+#include "nn/cpu_features.h"
+
+#define DNNL_CHECK(call)                                                                   \
+    do {                                                                                   \
+        dnnl_status_t st_ = (call);                                                        \
+        if (st_ != dnnl_success) dnnl_die(#call, st_, __FILE__, __LINE__);                 \
+    } while (0)
+
+static void dnnl_die(const char *what, dnnl_status_t st, const char *file, int line) {
+    fprintf(stderr, "kres: internal error: oneDNN call failed (%s): %s at %s:%d\n",
+            dnnl_status2str(st), what, file, line);
+    abort();
+}
+
+enum { DIR_FWD = 0, DIR_BWD_DATA = 1, DIR_BWD_WEIGHTS = 2 };
+enum { MAX_ENTRIES = 96, MAX_SLOTS = 5 };
+
+typedef struct {
+    int dir, B, Cin, Cout, L, K, S, P, prec, has_bias, threads;
+} Key;
+
+/* One tensor argument of the convolution. */
+typedef struct {
+    int arg;                    /* DNNL_ARG_SRC, DNNL_ARG_DIFF_WEIGHTS, ... */
+    int is_output;              /* written by the convolution */
+    int accumulate;             /* output reorder adds into the user's buffer */
+    dnnl_memory_t user;         /* plain fp32 memory over the caller's buffer */
+    dnnl_memory_t prim;         /* the primitive's layout (== user when no reorder) */
+    dnnl_primitive_t reorder;   /* NULL when layouts match and no accumulation is needed */
+    size_t scratch_off;         /* arena offset of prim's buffer (when reordered) */
+} Slot;
+
+typedef struct {
+    Key key;
+    dnnl_primitive_t conv;
+    dnnl_memory_t scratchpad;   /* NULL if the primitive needs none */
+    size_t scratchpad_off;
+    size_t arena_need;          /* bytes of arena this entry uses */
+    int nslots;
+    Slot slot[MAX_SLOTS];
+    char impl[64];
+} Entry;
+
+static struct {
+    pthread_mutex_t lock;
+    dnnl_engine_t engine;
+    dnnl_stream_t stream;
+    Entry *entries[MAX_ENTRIES];
+    int n, next_evict;
+    char *arena;
+    size_t arena_size;
+    NnPrecision prec;
+    int fft;                    /* -1: not yet read from KRES_CONV_FFT, 0 off, 1 on, 2 forced */
+} G = {.lock = PTHREAD_MUTEX_INITIALIZER, .fft = -1};
+
+int conv1d_dnnl_set_precision(NnPrecision p) {
+    KRES_ASSERT(p == NN_PREC_FP32 || p == NN_PREC_BF16);
+    if (p == NN_PREC_BF16 && !cpu_has_fast_bf16())
+        return kres_fail("bf16", "this CPU cannot run bf16 convolutions natively (%s); "
+                                 "keeping fp32", cpu_features_summary());
+    pthread_mutex_lock(&G.lock);
+    G.prec = p;
+    pthread_mutex_unlock(&G.lock);
+    return 0;
+}
+
+NnPrecision nn_precision_auto(void) { return cpu_has_fast_bf16() ? NN_PREC_BF16 : NN_PREC_FP32; }
+
+NnPrecision conv1d_dnnl_get_precision(void) { return G.prec; }
+
+const char *nn_precision_name(NnPrecision p) { return p == NN_PREC_BF16 ? "bf16" : "fp32"; }
+
+void conv1d_dnnl_set_fft(int mode) {
+    KRES_ASSERT(mode >= 0 && mode <= 2);
+    pthread_mutex_lock(&G.lock);
+    G.fft = mode;
+    pthread_mutex_unlock(&G.lock);
+}
+
+/* FFT length for a stride-1 fp32 convolution where the FFT path wins, else 0 (caller holds
+ * the lock). KRES_CONV_FFT=0 in the environment turns the FFT path off, =2 forces it. */
+static int fft_n(int B, int Cin, int Cout, int L, int K, int stride, int pad) {
+    if (G.fft < 0) {
+        const char *e = getenv("KRES_CONV_FFT");
+        G.fft = e && strcmp(e, "0") == 0 ? 0 : e && strcmp(e, "2") == 0 ? 2 : 1;
+    }
+    if (!G.fft || G.prec != NN_PREC_FP32) return 0;
+    if (G.fft == 2) return conv1d_fft_best_n(B, Cin, Cout, L, K, stride, pad);
+    return conv1d_fft_plan_n(B, Cin, Cout, L, K, stride, pad);
+}
+
+int conv1d_dnnl_uses_fft(int B, int Cin, int Cout, int L, int K, int stride, int pad) {
+    pthread_mutex_lock(&G.lock);
+    int n = fft_n(B, Cin, Cout, L, K, stride, pad);
+    pthread_mutex_unlock(&G.lock);
+    return n;
+}
+
+static void ensure_engine(void) {
+    if (G.engine) return;
+    DNNL_CHECK(dnnl_engine_create(&G.engine, dnnl_cpu, 0));
+    DNNL_CHECK(dnnl_stream_create(&G.stream, G.engine, dnnl_stream_default_flags));
+}
+
+static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+/* Plain fp32 descriptors of the user's buffers: (B, C, L) "ncw", (O, I, K) "oiw", (O) "a". */
+static void md3(dnnl_memory_desc_t *md, int a, int b, int c, dnnl_data_type_t dt,
+                dnnl_format_tag_t tag) {
+    dnnl_dims_t d = {a, b, c};
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(md, 3, d, dt, tag));
+}
+static void md1(dnnl_memory_desc_t *md, int a, dnnl_data_type_t dt, dnnl_format_tag_t tag) {
+    dnnl_dims_t d = {a};
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(md, 1, d, dt, tag));
+}
+
+/* Build the Slot for one argument. want: the layout the primitive chose. An input whose
+ * layouts match is used in place; an output that must accumulate always goes through the
+ * arena and a summing reorder (oneDNN's backward convolutions overwrite). */
+static void make_slot(Entry *e, int arg, int is_output, int accumulate,
+                      const dnnl_memory_desc_t *user_md, const dnnl_memory_desc_t *want,
+                      size_t *arena_off) {
+    KRES_ASSERT(e->nslots < MAX_SLOTS);
+    Slot *s = &e->slot[e->nslots++];
+    memset(s, 0, sizeof *s);
+    s->arg = arg;
+    s->is_output = is_output;
+    s->accumulate = accumulate;
+    DNNL_CHECK(dnnl_memory_create(&s->user, user_md, G.engine, DNNL_MEMORY_NONE));
+    int same = dnnl_memory_desc_equal(user_md, want);
+    if (same && !accumulate) {
+        s->prim = s->user;
+        return;
+    }
+    DNNL_CHECK(dnnl_memory_create(&s->prim, want, G.engine, DNNL_MEMORY_NONE));
+    s->scratch_off = *arena_off;
+    *arena_off += align64(dnnl_memory_desc_get_size(want));
+    dnnl_primitive_desc_t rpd;
+    dnnl_primitive_attr_t attr = NULL;
+    if (accumulate) {
+        dnnl_post_ops_t po;
+        DNNL_CHECK(dnnl_primitive_attr_create(&attr));
+        DNNL_CHECK(dnnl_post_ops_create(&po));
+        DNNL_CHECK(dnnl_post_ops_append_sum(po, 1.0f));
+        DNNL_CHECK(dnnl_primitive_attr_set_post_ops(attr, po));
+        dnnl_post_ops_destroy(po);
+    }
+    if (is_output)
+        DNNL_CHECK(dnnl_reorder_primitive_desc_create(&rpd, want, G.engine, user_md, G.engine, attr));
+    else
+        DNNL_CHECK(dnnl_reorder_primitive_desc_create(&rpd, user_md, G.engine, want, G.engine, attr));
+    DNNL_CHECK(dnnl_primitive_create(&s->reorder, rpd));
+    dnnl_primitive_desc_destroy(rpd);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+}
+
+/* Descriptor of the convolution for a key: "any" layouts let oneDNN pick its fastest
+ * (blocked) formats; bf16 makes the inputs bf16 and keeps every result fp32. */
+static void conv_descs(const Key *k, dnnl_memory_desc_t *src, dnnl_memory_desc_t *wei,
+                       dnnl_memory_desc_t *bia, dnnl_memory_desc_t *dst, int for_dir) {
+    int Lo = conv1d_out_len(k->L, k->K, k->S, k->P);
+    dnnl_data_type_t lo = k->prec == NN_PREC_BF16 ? dnnl_bf16 : dnnl_f32;
+    /* Which tensors are results (fp32 always) depends on the direction. */
+    dnnl_data_type_t src_t = for_dir == DIR_BWD_DATA ? dnnl_f32 : lo;
+    dnnl_data_type_t wei_t = for_dir == DIR_BWD_WEIGHTS ? dnnl_f32 : lo;
+    dnnl_data_type_t dst_t = for_dir == DIR_FWD ? dnnl_f32 : lo;
+    md3(src, k->B, k->Cin, k->L, src_t, dnnl_format_tag_any);
+    md3(wei, k->Cout, k->Cin, k->K, wei_t, dnnl_format_tag_any);
+    md3(dst, k->B, k->Cout, Lo, dst_t, dnnl_format_tag_any);
+    if (k->has_bias) md1(bia, k->Cout, dnnl_f32, dnnl_format_tag_any);
+    else memset(bia, 0, sizeof *bia);
+}
+
+static void conv_op_desc(dnnl_convolution_desc_t *cd, const Key *k, int dir) {
+    dnnl_memory_desc_t src, wei, bia, dst;
+    dnnl_dims_t strides = {k->S}, pl = {k->P};
+    int Lo = conv1d_out_len(k->L, k->K, k->S, k->P);
+    /* right padding so that (L + pl + pr - K) / S + 1 == Lo exactly (oneDNN requires it) */
+    dnnl_dims_t pr = {(Lo - 1) * k->S + k->K - k->L - k->P};
+    conv_descs(k, &src, &wei, &bia, &dst, dir);
+    const dnnl_memory_desc_t *pb = k->has_bias ? &bia : NULL;
+    if (dir == DIR_FWD)
+        DNNL_CHECK(dnnl_convolution_forward_desc_init(cd, dnnl_forward_training,
+                                                      dnnl_convolution_direct, &src, &wei, pb,
+                                                      &dst, strides, pl, pr));
+    else if (dir == DIR_BWD_DATA)
+        DNNL_CHECK(dnnl_convolution_backward_data_desc_init(cd, dnnl_convolution_direct, &src,
+                                                            &wei, &dst, strides, pl, pr));
+    else
+        DNNL_CHECK(dnnl_convolution_backward_weights_desc_init(
+            cd, dnnl_convolution_direct, &src, &wei, pb, &dst, strides, pl, pr));
+}
+
+static Entry *build_entry(const Key *k) {
+    ensure_engine();
+    Entry *e = xcalloc(1, sizeof *e);
+    e->key = *k;
+    dnnl_primitive_attr_t attr;
+    DNNL_CHECK(dnnl_primitive_attr_create(&attr));
+    /* scratchpad from our arena instead of a per-execution allocation inside oneDNN */
+    DNNL_CHECK(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user));
+    dnnl_convolution_desc_t cd;
+    conv_op_desc(&cd, k, k->dir);
+    dnnl_primitive_desc_t hint = NULL, pd;
+    if (k->dir != DIR_FWD) { /* backward primitives need the forward one as a hint */
+        dnnl_convolution_desc_t fd;
+        conv_op_desc(&fd, k, DIR_FWD);
+        DNNL_CHECK(dnnl_primitive_desc_create(&hint, &fd, NULL, G.engine, NULL));
+    }
+    DNNL_CHECK(dnnl_primitive_desc_create(&pd, &cd, attr, G.engine, hint));
+    const char *impl = NULL;
+    DNNL_CHECK(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl));
+    snprintf(e->impl, sizeof e->impl, "%s", impl ? impl : "?");
+
+    int Lo = conv1d_out_len(k->L, k->K, k->S, k->P);
+    dnnl_memory_desc_t u_act_in, u_wei, u_act_out, u_bias;
+    md3(&u_act_in, k->B, k->Cin, k->L, dnnl_f32, dnnl_ncw);
+    md3(&u_wei, k->Cout, k->Cin, k->K, dnnl_f32, dnnl_oiw);
+    md3(&u_act_out, k->B, k->Cout, Lo, dnnl_f32, dnnl_ncw);
+    md1(&u_bias, k->Cout, dnnl_f32, dnnl_a);
+    size_t off = 0;
+#define Q(what) dnnl_primitive_desc_query_md(pd, what, 0)
+    if (k->dir == DIR_FWD) {
+        make_slot(e, DNNL_ARG_SRC, 0, 0, &u_act_in, Q(dnnl_query_src_md), &off);
+        make_slot(e, DNNL_ARG_WEIGHTS, 0, 0, &u_wei, Q(dnnl_query_weights_md), &off);
+        if (k->has_bias) /* the bias descriptor is weights_md number 1 */
+            make_slot(e, DNNL_ARG_BIAS, 0, 0, &u_bias,
+                      dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1), &off);
+        make_slot(e, DNNL_ARG_DST, 1, 0, &u_act_out, Q(dnnl_query_dst_md), &off);
+    } else if (k->dir == DIR_BWD_DATA) {
+        make_slot(e, DNNL_ARG_DIFF_DST, 0, 0, &u_act_out, Q(dnnl_query_diff_dst_md), &off);
+        make_slot(e, DNNL_ARG_WEIGHTS, 0, 0, &u_wei, Q(dnnl_query_weights_md), &off);
+        make_slot(e, DNNL_ARG_DIFF_SRC, 1, 1, &u_act_in, Q(dnnl_query_diff_src_md), &off);
+    } else {
+        make_slot(e, DNNL_ARG_SRC, 0, 0, &u_act_in, Q(dnnl_query_src_md), &off);
+        make_slot(e, DNNL_ARG_DIFF_DST, 0, 0, &u_act_out, Q(dnnl_query_diff_dst_md), &off);
+        make_slot(e, DNNL_ARG_DIFF_WEIGHTS, 1, 1, &u_wei, Q(dnnl_query_diff_weights_md), &off);
+        if (k->has_bias)
+            make_slot(e, DNNL_ARG_DIFF_BIAS, 1, 1, &u_bias,
+                      dnnl_primitive_desc_query_md(pd, dnnl_query_diff_weights_md, 1), &off);
+    }
+    const dnnl_memory_desc_t *sp = Q(dnnl_query_scratchpad_md);
+#undef Q
+    size_t spn = sp ? dnnl_memory_desc_get_size(sp) : 0;
+    if (spn > 0) {
+        DNNL_CHECK(dnnl_memory_create(&e->scratchpad, sp, G.engine, DNNL_MEMORY_NONE));
+        e->scratchpad_off = off;
+        off += align64(spn);
+    }
+    e->arena_need = off;
+    DNNL_CHECK(dnnl_primitive_create(&e->conv, pd));
+    dnnl_primitive_desc_destroy(pd);
+    if (hint) dnnl_primitive_desc_destroy(hint);
+    dnnl_primitive_attr_destroy(attr);
+    return e;
+}
+
+static void free_entry(Entry *e) {
+    for (int i = 0; i < e->nslots; i++) {
+        Slot *s = &e->slot[i];
+        if (s->reorder) dnnl_primitive_destroy(s->reorder);
+        if (s->prim && s->prim != s->user) dnnl_memory_destroy(s->prim);
+        dnnl_memory_destroy(s->user);
+    }
+    if (e->scratchpad) dnnl_memory_destroy(e->scratchpad);
+    dnnl_primitive_destroy(e->conv);
+    free(e);
+}
+
+/* Find or build the entry for k (caller holds the lock); grows the arena if needed. */
+static Entry *lookup(const Key *k) {
+    for (int i = 0; i < G.n; i++)
+        if (memcmp(&G.entries[i]->key, k, sizeof *k) == 0) return G.entries[i];
+    Entry *e = build_entry(k);
+    if (G.n < MAX_ENTRIES) G.entries[G.n++] = e;
+    else { /* full: replace entries round-robin (only with very many distinct shapes) */
+        free_entry(G.entries[G.next_evict]);
+        G.entries[G.next_evict] = e;
+        G.next_evict = (G.next_evict + 1) % MAX_ENTRIES;
+    }
+    if (e->arena_need > G.arena_size) {
+        free(G.arena);
+        G.arena = xmalloc_aligned(e->arena_need);
+        G.arena_size = e->arena_need;
+    }
+    return e;
+}
+
+static Key make_key(int dir, int B, int Cin, int Cout, int L, int K, int S, int P, int bias) {
+    Key k;
+    memset(&k, 0, sizeof k); /* padding bytes too: keys are compared with memcmp */
+    k.dir = dir;
+    k.B = B;
+    k.Cin = Cin;
+    k.Cout = Cout;
+    k.L = L;
+    k.K = K;
+    k.S = S;
+    k.P = P;
+    k.prec = (int)G.prec;
+    k.has_bias = bias;
+    k.threads = omp_get_max_threads();
+    return k;
+}
+
+/* Run one entry: point every memory at this call's buffers, reorder inputs in, convolve,
+ * reorder (and accumulate) outputs out. ptr[i] is the user buffer of slot i. */
+static void run_entry(Entry *e, void *const ptr[MAX_SLOTS]) {
+    dnnl_exec_arg_t args[MAX_SLOTS + 1];
+    int na = 0;
+    for (int i = 0; i < e->nslots; i++) {
+        Slot *s = &e->slot[i];
+        DNNL_CHECK(dnnl_memory_set_data_handle(s->user, ptr[i]));
+        if (s->prim != s->user)
+            DNNL_CHECK(dnnl_memory_set_data_handle(s->prim, G.arena + s->scratch_off));
+        if (!s->is_output && s->reorder) {
+            dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, s->user}, {DNNL_ARG_TO, s->prim}};
+            DNNL_CHECK(dnnl_primitive_execute(s->reorder, G.stream, 2, ra));
+        }
+        args[na].arg = s->arg;
+        args[na].memory = s->prim;
+        na++;
+    }
+    if (e->scratchpad) {
+        DNNL_CHECK(dnnl_memory_set_data_handle(e->scratchpad, G.arena + e->scratchpad_off));
+        args[na].arg = DNNL_ARG_SCRATCHPAD;
+        args[na].memory = e->scratchpad;
+        na++;
+    }
+    DNNL_CHECK(dnnl_primitive_execute(e->conv, G.stream, na, args));
+    for (int i = 0; i < e->nslots; i++) {
+        Slot *s = &e->slot[i];
+        if (s->is_output && s->reorder) {
+            dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, s->prim}, {DNNL_ARG_TO, s->user}};
+            DNNL_CHECK(dnnl_primitive_execute(s->reorder, G.stream, 2, ra));
+        }
+    }
+    DNNL_CHECK(dnnl_stream_wait(G.stream));
+}
+
+void conv1d_forward_dnnl(float *out, const float *inp, const float *weight, const float *bias,
+                         int B, int Cin, int Cout, int L, int K, int stride, int pad) {
+    if (B <= 0) return;
+    pthread_mutex_lock(&G.lock);
+    int nfft = fft_n(B, Cin, Cout, L, K, stride, pad);
+    if (nfft) {
+        conv1d_fft_forward(out, inp, weight, bias, B, Cin, Cout, L, K, pad, nfft);
+        pthread_mutex_unlock(&G.lock);
+        return;
+    }
+    Key k = make_key(DIR_FWD, B, Cin, Cout, L, K, stride, pad, bias != NULL);
+    Entry *e = lookup(&k);
+    void *ptr[MAX_SLOTS] = {(void *)inp, (void *)weight};
+    int n = 2;
+    if (bias) ptr[n++] = (void *)bias;
+    ptr[n] = out;
+    run_entry(e, ptr);
+    pthread_mutex_unlock(&G.lock);
+}
+
+void conv1d_backward_dnnl(float *dinp, float *dweight, float *dbias, const float *dout,
+                          const float *inp, const float *weight,
+                          int B, int Cin, int Cout, int L, int K, int stride, int pad) {
+    if (B <= 0) return;
+    pthread_mutex_lock(&G.lock);
+    int nfft = fft_n(B, Cin, Cout, L, K, stride, pad);
+    if (nfft) {
+        conv1d_fft_backward(dinp, dweight, dbias, dout, inp, weight, B, Cin, Cout, L, K, pad, nfft);
+        pthread_mutex_unlock(&G.lock);
+        return;
+    }
+    Key kw = make_key(DIR_BWD_WEIGHTS, B, Cin, Cout, L, K, stride, pad, dbias != NULL);
+    Entry *ew = lookup(&kw);
+    void *pw[MAX_SLOTS] = {(void *)inp, (void *)dout, dweight, dbias};
+    run_entry(ew, pw);
+    if (dinp) {
+        Key kd = make_key(DIR_BWD_DATA, B, Cin, Cout, L, K, stride, pad, 0);
+        Entry *ed = lookup(&kd);
+        void *pd[MAX_SLOTS] = {(void *)dout, (void *)weight, dinp};
+        run_entry(ed, pd);
+    }
+    pthread_mutex_unlock(&G.lock);
+}
+
+const char *conv1d_dnnl_impl_name(int B, int Cin, int Cout, int L, int K, int stride, int pad) {
+    pthread_mutex_lock(&G.lock);
+    Key k = make_key(DIR_FWD, B, Cin, Cout, L, K, stride, pad, 0);
+    const char *s = lookup(&k)->impl;
+    pthread_mutex_unlock(&G.lock);
+    return s;
+}
+
+int conv1d_dnnl_cache_size(void) { return G.n; }
+
+void conv1d_dnnl_release(void) {
+    pthread_mutex_lock(&G.lock);
+    for (int i = 0; i < G.n; i++) free_entry(G.entries[i]);
+    G.n = 0;
+    G.next_evict = 0;
+    free(G.arena);
+    G.arena = NULL;
+    G.arena_size = 0;
+    conv1d_fft_release();
+    if (G.stream) dnnl_stream_destroy(G.stream);
+    if (G.engine) dnnl_engine_destroy(G.engine);
+    G.stream = NULL;
+    G.engine = NULL;
+    pthread_mutex_unlock(&G.lock);
+}

@@ -1,0 +1,63 @@
+/* conv1d_dnnl.h — the oneDNN backend behind NN_BACKEND_DNNL (see conv1d.h for the shapes,
+ * the dimension legend and the forward-overwrites / backward-accumulates contract).
+ *
+ * Each distinct (direction, B, Cin, Cout, L, K, S, P, precision) gets its oneDNN primitives
+ * built once, on first use, and cached for the life of the process: after the first step no
+ * primitive is created and nothing is allocated. User buffers stay (B, C, L) = oneDNN "ncw";
+ * where the primitive prefers a blocked layout (nCw8c / nCw16c), reorders into cached scratch
+ * run around it, so callers see plain arrays.
+ *
+ * Precision (process-wide, conv1d_dnnl_set_precision):
+ *   NN_PREC_FP32  everything in fp32.
+ *   NN_PREC_BF16  mixed precision: inputs, weights and output gradients are rounded to bf16
+ *                 (round-to-nearest-even) for the convolution, accumulation is fp32 and every
+ *                 result (out, dinp, dweight) is written as fp32, so the fp32 master weights,
+ *                 batch-norm statistics, loss and optimiser are untouched. Only accepted where
+ *                 the CPU has AVX512-BF16 or AMX-BF16 (cpu_has_fast_bf16); elsewhere
+ *                 conv1d_dnnl_set_precision refuses it and fp32 stays.
+ * Determinism: oneDNN's fp32/bf16 kernels use static work splits, so results repeat for the
+ * same thread count and ISA; they are not bit-identical to the fast or reference backends.
+ * Thread count: oneDNN runs on the OpenMP runtime and uses omp_get_max_threads(). */
+#ifndef KRES_NN_CONV1D_DNNL_H
+#define KRES_NN_CONV1D_DNNL_H
+
+#include <stddef.h>
+
+typedef enum { NN_PREC_FP32 = 0, NN_PREC_BF16 = 1 } NnPrecision;
+
+/* Returns 0, or -1 (kres_fail says why; precision unchanged) when bf16 is asked for on a CPU
+ * without native bf16 (cpu_has_fast_bf16() == 0: oneDNN would refuse or emulate it). */
+int conv1d_dnnl_set_precision(NnPrecision p);
+NnPrecision conv1d_dnnl_get_precision(void);
+/* NN_PREC_BF16 where the CPU runs it natively, else NN_PREC_FP32. */
+NnPrecision nn_precision_auto(void);
+const char *nn_precision_name(NnPrecision p);
+
+/* Stride-1 fp32 convolutions with wide kernels go through the overlap-save FFT path
+ * (conv1d_fft.h) where its cost model predicts a clear win (KRes: the kernel-17 conv1 of each
+ * unit); everything else, and everything in bf16, through oneDNN. mode 1 (default): as the
+ * cost model says; 0: never (oneDNN only); 2: for every stride-1 convolution with K >= 5
+ * (tests). The environment variable KRES_CONV_FFT=0|1|2 sets the initial mode. */
+void conv1d_dnnl_set_fft(int mode);
+/* The FFT length used for these sizes, or 0 if they go to oneDNN. */
+int conv1d_dnnl_uses_fft(int B, int Cin, int Cout, int L, int K, int stride, int pad);
+
+/* out (B, Cout, Lo) = conv(inp, weight) + bias (bias may be NULL). Overwrites out. */
+void conv1d_forward_dnnl(float *out, const float *inp, const float *weight, const float *bias,
+                         int B, int Cin, int Cout, int L, int K, int stride, int pad);
+
+/* dinp (B, Cin, L) += ..., dweight (Cout, Cin, K) += ..., dbias (Cout) += ...;
+ * dinp and dbias may be NULL. */
+void conv1d_backward_dnnl(float *dinp, float *dweight, float *dbias, const float *dout,
+                          const float *inp, const float *weight,
+                          int B, int Cin, int Cout, int L, int K, int stride, int pad);
+
+/* Name of the oneDNN implementation chosen for a forward of these sizes (e.g.
+ * "jit:avx2", "gemm:jit", "brgconv:avx512_core_amx"); builds the primitive if needed. */
+const char *conv1d_dnnl_impl_name(int B, int Cin, int Cout, int L, int K, int stride, int pad);
+
+/* Primitives currently cached, and a release of all of them (tests, leak checkers). */
+int conv1d_dnnl_cache_size(void);
+void conv1d_dnnl_release(void);
+
+#endif

@@ -1,0 +1,553 @@
+/* conv1d_fft.c — overlap-save FFT convolution (see conv1d_fft.h for the algorithm).
+ *
+ * Data layout. A "spectrum matrix" holds, for every frequency bin f in [0, N/2], one complex
+ * row-major matrix: element (f, r, col) at 2 * (f * kstride + r * ld + col) floats
+ * (interleaved re, im), so that bin f's matrix is directly a cgemm operand. Columns are
+ * windows (example b, block j) of one chunk of examples; rows are channels.
+ *
+ * Transforms run on 16 windows at a time: lane l of an 8-wide vector holds the complex
+ * sequence x_{2l} + i x_{2l+1}; one complex FFT yields both real spectra (split with the
+ * conjugate-symmetry identities in scatter_spectra / gather_spectra). */
+#include "nn/conv1d_fft.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+
+typedef float v8 __attribute__((vector_size(32)));
+typedef int v8i __attribute__((vector_size(32)));
+/* unaligned, aliasing view of 8 floats in a matrix */
+typedef float v8u __attribute__((vector_size(32), aligned(4), may_alias));
+enum { LANES = 8, WIN = 16, LOG_MIN = 4, LOG_MAX = 8, NMAX = 1 << LOG_MAX };
+static const double TWO_PI = 6.283185307179586476925286766559;
+
+/* ---------------------------------------------------------------- FFT core ---------- */
+
+typedef struct {
+    int n;
+    int rev[NMAX];           /* bit reversal of [0, n) */
+    float cs[NMAX / 2];      /* cos(2 pi j / n) */
+    float sn[NMAX / 2];      /* sin(2 pi j / n) */
+} Plan;
+
+static Plan g_plan[LOG_MAX + 1];
+static pthread_once_t g_plan_once = PTHREAD_ONCE_INIT;
+
+static void init_plans(void) {
+    for (int lg = LOG_MIN; lg <= LOG_MAX; lg++) {
+        Plan *p = &g_plan[lg];
+        int n = 1 << lg;
+        p->n = n;
+        for (int i = 0; i < n; i++) {
+            int r = 0;
+            for (int b = 0; b < lg; b++)
+                if ((i >> b) & 1) r |= 1 << (lg - 1 - b);
+            p->rev[i] = r;
+        }
+        for (int j = 0; j < n / 2; j++) { /* double, then rounded once: accurate twiddles */
+            p->cs[j] = (float)cos(TWO_PI * j / n);
+            p->sn[j] = (float)sin(TWO_PI * j / n);
+        }
+    }
+}
+
+static const Plan *plan_for(int n) {
+    pthread_once(&g_plan_once, init_plans);
+    for (int lg = LOG_MIN; lg <= LOG_MAX; lg++)
+        if (n == 1 << lg) return &g_plan[lg];
+    KRES_ASSERT(!"FFT length must be a power of two in [16, 256]");
+    return NULL;
+}
+
+/* In-place radix-2 decimation-in-time FFT of 8 sequences (one per lane) whose input is
+ * already in bit-reversed order. Forward uses e^{-2 pi i jk/n}; the inverse is unscaled. */
+__attribute__((target_clones("avx2", "default")))
+static void fft_lanes(v8 *re, v8 *im, const Plan *p, int inverse) {
+    const int n = p->n;
+    const float sgn = inverse ? 1.0f : -1.0f;
+    for (int len = 2; len <= n; len <<= 1) {
+        const int half = len >> 1, step = n / len;
+        for (int j = 0; j < half; j++) {
+            const float c = p->cs[j * step], s = sgn * p->sn[j * step];
+            for (int i = j; i < n; i += len) {
+                v8 br = re[i + half], bi = im[i + half];
+                v8 tr = c * br - s * bi, ti = c * bi + s * br;
+                v8 ar = re[i], ai = im[i];
+                re[i] = ar + tr;
+                im[i] = ai + ti;
+                re[i + half] = ar - tr;
+                im[i + half] = ai - ti;
+            }
+        }
+    }
+}
+
+/* One window of real input: row[start + i] for i < nvalid and 0 <= start + i < len, else 0.
+ * row == NULL: an all-zero padding window. */
+typedef struct {
+    const float *row;
+    int start;
+} Src;
+
+/* Windows w and w + 8 share lane w: real and imaginary part of one complex sequence. This
+ * pairing makes the spectra of windows 0..7 and 8..15 come out as whole vectors. */
+static v8 *lane_part(v8 *re, v8 *im, int w) { return w < LANES ? re : im; }
+
+/* Load 16 windows in bit-reversed order, ready for fft_lanes. */
+static void gather_windows(v8 *re, v8 *im, const Plan *p, const Src *src, int len, int nvalid) {
+    const int n = p->n;
+    for (int w = 0; w < WIN; w++) {
+        v8 *dst = lane_part(re, im, w);
+        const int l = w & (LANES - 1);
+        const float *row = src[w].row;
+        const int s = src[w].start;
+        int lo = s < 0 ? -s : 0, hi = len - s;
+        if (hi > nvalid) hi = nvalid;
+        if (!row) lo = hi = 0;
+        for (int i = 0; i < n; i++) dst[p->rev[i]][l] = (i >= lo && i < hi) ? row[s + i] : 0.0f;
+    }
+}
+
+/* Load 16 kernels (rows of K taps, zero-padded to n; reversed: tap K-1-i at i). */
+static void gather_kernels(v8 *re, v8 *im, const Plan *p, const float *const rows[WIN], int K,
+                           int reverse) {
+    const int n = p->n;
+    for (int w = 0; w < WIN; w++) {
+        v8 *dst = lane_part(re, im, w);
+        const int l = w & (LANES - 1);
+        const float *row = rows[w];
+        for (int i = 0; i < n; i++)
+            dst[p->rev[i]][l] = (row && i < K) ? row[reverse ? K - 1 - i : i] : 0.0f;
+    }
+}
+
+/* Planar spectra: bin k of column col has its real part at base[k * bstride + col] and its
+ * imaginary part at base[k * bstride + istride + col]. */
+typedef struct {
+    float *base;
+    size_t bstride, istride;
+} Planes;
+
+/* Split the FFT Z of x_l + i x_{l+8} into both real spectra (bins 0..n/2) and store them as
+ * columns col0 .. col0+15:  X1[k] = (Z[k] + conj(Z[n-k])) / 2,  X2[k] = (Z[k] - conj(Z[n-k])) / 2i. */
+__attribute__((target_clones("avx2", "default")))
+static void scatter_spectra(Planes d, size_t col0, const v8 *re, const v8 *im, int n) {
+    for (int k = 0; k <= n / 2; k++) {
+        const int nk = (n - k) & (n - 1);
+        float *r = d.base + (size_t)k * d.bstride + col0, *i = r + d.istride;
+        v8 zr = re[k], zi = im[k], wr = re[nk], wi = im[nk];
+        *(v8u *)r = 0.5f * (zr + wr);
+        *(v8u *)(r + LANES) = 0.5f * (zi + wi);
+        *(v8u *)i = 0.5f * (zi - wi);
+        *(v8u *)(i + LANES) = 0.5f * (wr - zr);
+    }
+}
+
+/* The inverse of scatter_spectra: rebuild Z = X1 + i X2 over all n bins from the stored half
+ * spectra (X[n-k] = conj(X[k]) for real signals), in bit-reversed order. Only the first
+ * nvalid of the 16 columns are read; the others (stale bytes) count as zero spectra. */
+__attribute__((target_clones("avx2", "default")))
+static void gather_spectra(v8 *re, v8 *im, const Plan *p, Planes s, size_t col0, int nvalid) {
+    const int n = p->n, h = n / 2;
+    v8i m1, m2;
+    for (int l = 0; l < LANES; l++) {
+        m1[l] = l < nvalid ? -1 : 0;
+        m2[l] = l + LANES < nvalid ? -1 : 0;
+    }
+    for (int k = 0; k <= h; k++) {
+        const float *r = s.base + (size_t)k * s.bstride + col0, *i = r + s.istride;
+        v8 x1r = (v8)((v8i) * (const v8u *)r & m1), x2r = (v8)((v8i) * (const v8u *)(r + LANES) & m2);
+        v8 x1i = (v8)((v8i) * (const v8u *)i & m1), x2i = (v8)((v8i) * (const v8u *)(i + LANES) & m2);
+        const int pk = p->rev[k];
+        re[pk] = x1r - x2i;
+        im[pk] = x1i + x2r;
+        if (k > 0 && k < h) {
+            const int pn = p->rev[n - k];
+            re[pn] = x1r + x2i;
+            im[pn] = x2r - x1i;
+        }
+    }
+}
+
+/* Where the real outputs of 16 inverse-transformed windows go: row[m] (+)= scale * x[off + m]
+ * for m < count (count <= 0: nothing). */
+typedef struct {
+    float *row;
+    int count;
+} Dst;
+
+static void write_windows(const v8 *re, const v8 *im, const Dst *dst, int off, float scale,
+                          int accumulate) {
+    for (int w = 0; w < WIN; w++) {
+        const v8 *src = w < LANES ? re : im;
+        const int l = w & (LANES - 1);
+        float *row = dst[w].row;
+        const int cnt = dst[w].count;
+        if (accumulate)
+            for (int m = 0; m < cnt; m++) row[m] += scale * src[off + m][l];
+        else
+            for (int m = 0; m < cnt; m++) row[m] = scale * src[off + m][l];
+    }
+}
+
+/* ---------------------------------------------------------------- planning ---------- */
+
+static int ceil_div(int a, int b) { return (a + b - 1) / b; }
+static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+/* Cost of transforming one window of length n (gather, FFT, split, scatter), in units of
+ * GEMM multiply-adds: measured on the KRes shapes (AVX2, one thread). The growth is faster
+ * than n log n because the larger transforms and their strided scatters leave L1. */
+static double transform_cost(int n) {
+    switch (n) {
+    case 16: return 400;
+    case 32: return 1440;
+    case 64: return 5200;
+    case 128: return 18400;
+    default: return 66000;
+    }
+}
+
+/* Cheapest transform length by the cost model, and that cost (multiply-adds per example). */
+static int best_n(int B, int Cin, int Cout, int L, int K, int stride, int pad, double *cost_out) {
+    if (stride != 1 || K < 5 || Cin < 1 || Cout < 1 || B < 1) return 0;
+    const int Lo = L + 2 * pad - K + 1;
+    if (Lo < 1) return 0;
+    const int span = Lo > L ? Lo : L;
+    double best = 0;
+    int bn = 0;
+    for (int n = 1 << LOG_MIN; n <= NMAX; n <<= 1) {
+        const int M = n - K + 1;
+        if (M < 1) continue;
+        const double nblk = ceil_div(span, M), pairs = (double)Cin * Cout;
+        /* per example: 4 real multiply-adds per complex one, per channel pair, bin and block;
+         * the window transforms; the kernel transforms, shared by the batch */
+        double cost = pairs * nblk * (n / 2 + 1) * 4.0 + (Cin + Cout) * nblk * transform_cost(n) +
+                      pairs * transform_cost(n) / B;
+        if (!bn || cost < best) {
+            best = cost;
+            bn = n;
+        }
+    }
+    *cost_out = best;
+    return bn;
+}
+
+int conv1d_fft_best_n(int B, int Cin, int Cout, int L, int K, int stride, int pad) {
+    double cost;
+    return best_n(B, Cin, Cout, L, K, stride, pad, &cost);
+}
+
+int conv1d_fft_plan_n(int B, int Cin, int Cout, int L, int K, int stride, int pad) {
+    double cost;
+    int n = best_n(B, Cin, Cout, L, K, stride, pad, &cost);
+    if (!n) return 0;
+    /* Worth it only with a clear margin over direct convolution's K multiply-adds per output
+     * and channel pair (small GEMMs and memory traffic are not in the model). */
+    const double direct = (double)Cin * Cout * K * (L + 2 * pad - K + 1);
+    return cost < 0.6 * direct ? n : 0;
+}
+
+/* ---------------------------------------------------------------- workspace --------- */
+
+static struct {
+    float *base;
+    size_t floats;
+} g_ws;
+static pthread_once_t g_blas_once = PTHREAD_ONCE_INIT;
+static void blas_single_thread(void) { openblas_set_num_threads(1); }
+
+/* The arena only grows (during warm-up, as new shapes appear). Not reentrant. */
+static float *workspace(size_t floats) {
+    if (floats > g_ws.floats) {
+        free(g_ws.base);
+        g_ws.base = xmalloc_aligned(floats * sizeof(float));
+        g_ws.floats = floats;
+    }
+    return g_ws.base;
+}
+
+size_t conv1d_fft_workspace_bytes(void) { return g_ws.floats * sizeof(float); }
+
+void conv1d_fft_release(void) {
+    free(g_ws.base);
+    g_ws.base = NULL;
+    g_ws.floats = 0;
+}
+
+/* Geometry shared by forward and backward. */
+typedef struct {
+    int N, M, K, bins, nblk, nt, per_thread, chunk;
+    size_t nbp;   /* padded columns of a chunk's spectrum matrices */
+} Geo;
+
+static void geometry(Geo *g, int B, int L, int Lo, int K, int N) {
+    g->N = N;
+    g->K = K;
+    g->M = N - K + 1;
+    KRES_ASSERT(g->M >= 1);
+    g->bins = N / 2 + 1;
+    g->nblk = ceil_div(Lo > L ? Lo : L, g->M);
+    int nt = omp_get_max_threads();
+    if (nt > B) nt = B;
+    g->nt = nt < 1 ? 1 : nt;
+    g->per_thread = ceil_div(B, g->nt);
+    /* ~128 windows per chunk: a well-shaped cgemm, spectra that stay in the L2/L3 caches */
+    g->chunk = ceil_div(128, g->nblk);
+    if (g->chunk > g->per_thread) g->chunk = g->per_thread;
+    g->nbp = round16((size_t)g->chunk * g->nblk);
+}
+
+/* Spectra of all Cout x Cin kernels, planar: bin f's real parts form the (Cout, Cin)
+ * row-major matrix KS + f * 2 * round16(Cout * Cin), its imaginary parts follow at
+ * + round16(Cout * Cin). */
+static void kernel_spectra(float *KS, const float *weight, int Cout, int Cin, int K, const Plan *p,
+                           int reverse) {
+    const size_t nw = (size_t)Cout * Cin, ncol = round16(nw);
+    const int groups = (int)(ncol / WIN);
+    const Planes ks = {KS, 2 * ncol, ncol};
+#pragma omp parallel for schedule(static)
+    for (int gi = 0; gi < groups; gi++) {
+        v8 re[NMAX], im[NMAX];
+        const float *rows[WIN];
+        for (int w = 0; w < WIN; w++) {
+            size_t idx = (size_t)gi * WIN + w;
+            rows[w] = idx < nw ? weight + idx * K : NULL;
+        }
+        gather_kernels(re, im, p, rows, K, reverse);
+        fft_lanes(re, im, p, 0);
+        scatter_spectra(ks, (size_t)gi * WIN, re, im, p->n);
+    }
+}
+
+/* One bin of a complex matrix product on planar operands, as four real GEMMs:
+ *   C = op(A) B  with  Cr = Ar' Br - Ai' Bi,  Ci = Ar' Bi + Ai' Br  (A' = A or A^T, no conj).
+ * A: kernel spectra (Cout, Cin) planes; B, C: stacked [real rows; imaginary rows]. */
+static void complex_gemm(int transA, int m, int n, int k, const float *Ar, const float *Ai, int lda,
+                         const float *Br, const float *Bi, int ldb, float *Cr, float *Ci, int ldc) {
+    const enum CBLAS_TRANSPOSE ta = transA ? CblasTrans : CblasNoTrans;
+    cblas_sgemm(CblasRowMajor, ta, CblasNoTrans, m, n, k, 1.0f, Ar, lda, Br, ldb, 0.0f, Cr, ldc);
+    cblas_sgemm(CblasRowMajor, ta, CblasNoTrans, m, n, k, -1.0f, Ai, lda, Bi, ldb, 1.0f, Cr, ldc);
+    cblas_sgemm(CblasRowMajor, ta, CblasNoTrans, m, n, k, 1.0f, Ar, lda, Bi, ldb, 0.0f, Ci, ldc);
+    cblas_sgemm(CblasRowMajor, ta, CblasNoTrans, m, n, k, 1.0f, Ai, lda, Br, ldb, 1.0f, Ci, ldc);
+}
+
+/* Spectra of the windows of channel rows `base + (b * C + c) * len` for the chunk's columns
+ * (col = (b - b0) * nblk + j): window j starts at j * step + shift and keeps nvalid samples.
+ * Stored stacked per bin: (2C, nbp) = [real rows; imaginary rows]. */
+static void window_spectra(float *S, const float *base, int C, int len, int b0, int ncols,
+                           const Geo *g, int step, int shift, int nvalid, const Plan *p) {
+    for (int c = 0; c < C; c++) {
+        const Planes d = {S + (size_t)c * g->nbp, 2 * (size_t)C * g->nbp, (size_t)C * g->nbp};
+        for (int col0 = 0; col0 < ncols; col0 += WIN) {
+            v8 re[NMAX], im[NMAX];
+            Src src[WIN];
+            for (int w = 0; w < WIN; w++) {
+                int col = col0 + w;
+                if (col < ncols) {
+                    int b = b0 + col / g->nblk, j = col % g->nblk;
+                    src[w].row = base + ((size_t)b * C + c) * len;
+                    src[w].start = j * step + shift;
+                } else {
+                    src[w].row = NULL;
+                    src[w].start = 0;
+                }
+            }
+            gather_windows(re, im, p, src, len, nvalid);
+            fft_lanes(re, im, p, 0);
+            scatter_spectra(d, (size_t)col0, re, im, p->n);
+        }
+    }
+}
+
+/* Inverse transforms of the chunk's stacked spectra S (C channels) into rows of `base`
+ * (length len per (b, c)): out[j * M + m] (+)= IDFT[K - 1 + m] / N for the valid m. */
+static void window_outputs(float *base, const float *S, int C, int len, int b0, int ncols,
+                           const Geo *g, const Plan *p, int accumulate) {
+    const float scale = 1.0f / (float)g->N;
+    for (int c = 0; c < C; c++) {
+        const Planes s = {(float *)S + (size_t)c * g->nbp, 2 * (size_t)C * g->nbp,
+                          (size_t)C * g->nbp};
+        for (int col0 = 0; col0 < ncols; col0 += WIN) {
+            v8 re[NMAX], im[NMAX];
+            Dst dst[WIN];
+            for (int w = 0; w < WIN; w++) {
+                int col = col0 + w;
+                dst[w].row = NULL;
+                dst[w].count = 0;
+                if (col < ncols) {
+                    int b = b0 + col / g->nblk, j = col % g->nblk, t0 = j * g->M;
+                    int cnt = len - t0 < g->M ? len - t0 : g->M;
+                    dst[w].row = base + ((size_t)b * C + c) * len + t0;
+                    dst[w].count = cnt;
+                }
+            }
+            gather_spectra(re, im, p, s, (size_t)col0, ncols - col0);
+            fft_lanes(re, im, p, 1);
+            write_windows(re, im, dst, g->K - 1, scale, accumulate);
+        }
+    }
+}
+
+static int min_i(int a, int b) { return a < b ? a : b; }
+
+/* ---------------------------------------------------------------- forward ----------- */
+
+void conv1d_fft_forward(float *out, const float *inp, const float *weight, const float *bias,
+                        int B, int Cin, int Cout, int L, int K, int pad, int N) {
+    if (B <= 0) return;
+    const int Lo = L + 2 * pad - K + 1;
+    KRES_ASSERT(Lo >= 1 && K >= 1 && pad >= 0);
+    const Plan *p = plan_for(N);
+    pthread_once(&g_blas_once, blas_single_thread);
+    Geo g;
+    geometry(&g, B, L, Lo, K, N);
+    const size_t nw = (size_t)Cout * Cin, ncol = round16(nw), kss = (size_t)g.bins * 2 * ncol;
+    const size_t xs = (size_t)g.bins * 2 * Cin * g.nbp, ys = (size_t)g.bins * 2 * Cout * g.nbp;
+    const size_t per = xs + ys;
+    float *ws = workspace(kss + g.nt * per);
+    float *KS = ws, *thread_ws = ws + kss;
+    kernel_spectra(KS, weight, Cout, Cin, K, p, 1); /* correlation = convolution, reversed */
+#pragma omp parallel num_threads(g.nt)
+    {
+        const int tid = omp_get_thread_num();
+        float *X = thread_ws + (size_t)tid * per, *Y = X + xs;
+        const int b_lo = tid * g.per_thread, b_hi = min_i(b_lo + g.per_thread, B);
+        const size_t xb = 2 * (size_t)Cin * g.nbp, yb = 2 * (size_t)Cout * g.nbp;
+        for (int b0 = b_lo; b0 < b_hi; b0 += g.chunk) {
+            const int ncols = min_i(g.chunk, b_hi - b0) * g.nblk;
+            window_spectra(X, inp, Cin, L, b0, ncols, &g, g.M, -pad, N, p);
+            for (int f = 0; f < g.bins; f++) { /* Y_f (Cout, cols) = W_f (Cout, Cin) X_f */
+                const float *kr = KS + f * 2 * ncol, *xr = X + f * xb;
+                float *yr = Y + f * yb;
+                complex_gemm(0, Cout, ncols, Cin, kr, kr + ncol, Cin, xr, xr + (size_t)Cin * g.nbp,
+                             (int)g.nbp, yr, yr + (size_t)Cout * g.nbp, (int)g.nbp);
+            }
+            window_outputs(out, Y, Cout, Lo, b0, ncols, &g, p, 0);
+        }
+    }
+    if (bias) {
+#pragma omp parallel for schedule(static)
+        for (int r = 0; r < B * Cout; r++) {
+            float *y = out + (size_t)r * Lo, bv = bias[r % Cout];
+            for (int t = 0; t < Lo; t++) y[t] += bv;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- backward ---------- */
+
+void conv1d_fft_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                         const float *inp, const float *weight,
+                         int B, int Cin, int Cout, int L, int K, int pad, int N) {
+    if (B <= 0) return;
+    const int Lo = L + 2 * pad - K + 1;
+    KRES_ASSERT(Lo >= 1 && K >= 1 && pad >= 0);
+    const Plan *p = plan_for(N);
+    pthread_once(&g_blas_once, blas_single_thread);
+    Geo g;
+    geometry(&g, B, L, Lo, K, N);
+    const size_t nw = (size_t)Cout * Cin, ncol = round16(nw);
+    const size_t kss = (size_t)g.bins * 2 * ncol; /* kernel spectra, later the dW spectra */
+    const size_t xs = (size_t)g.bins * 2 * Cin * g.nbp, ys = (size_t)g.bins * 2 * Cout * g.nbp;
+    const size_t gs = dweight ? (size_t)g.bins * 4 * nw : 0;
+    const size_t per = xs + ys + gs;
+    float *ws = workspace(kss + g.nt * per);
+    float *KS = ws, *thread_ws = ws + kss;
+    if (dinp) kernel_spectra(KS, weight, Cout, Cin, K, p, 0);
+#pragma omp parallel num_threads(g.nt)
+    {
+        const int tid = omp_get_thread_num();
+        float *X = thread_ws + (size_t)tid * per, *D = X + xs, *G = D + ys;
+        const int b_lo = tid * g.per_thread, b_hi = min_i(b_lo + g.per_thread, B);
+        const size_t xb = 2 * (size_t)Cin * g.nbp, yb = 2 * (size_t)Cout * g.nbp;
+        if (dweight) memset(G, 0, gs * sizeof(float));
+        for (int b0 = b_lo; b0 < b_hi; b0 += g.chunk) {
+            const int ncols = min_i(g.chunk, b_hi - b0) * g.nblk;
+            if (dweight) {
+                /* G_f (2Cin, 2Cout) += [Xr; Xi] [DYr; DYi]^T over the chunk's windows, with
+                 * the dy blocks of M samples zero-padded to N (no circular wrap-around) */
+                window_spectra(X, inp, Cin, L, b0, ncols, &g, g.M, -pad, N, p);
+                window_spectra(D, dout, Cout, Lo, b0, ncols, &g, g.M, 0, g.M, p);
+                for (int f = 0; f < g.bins; f++)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 2 * Cin, 2 * Cout, ncols,
+                                1.0f, X + f * xb, (int)g.nbp, D + f * yb, (int)g.nbp, 1.0f,
+                                G + f * 4 * nw, 2 * Cout);
+            }
+            if (dinp) {
+                /* DX_f (Cin, cols) = W_f^T DY_f with the dy windows covering every tap that
+                 * reaches the block: dy[jM + P - K + 1 .. + N) */
+                window_spectra(D, dout, Cout, Lo, b0, ncols, &g, g.M, pad - K + 1, N, p);
+                for (int f = 0; f < g.bins; f++) {
+                    const float *kr = KS + f * 2 * ncol, *dr = D + f * yb;
+                    float *xr = X + f * xb;
+                    complex_gemm(1, Cin, ncols, Cout, kr, kr + ncol, Cin, dr,
+                                 dr + (size_t)Cout * g.nbp, (int)g.nbp, xr, xr + (size_t)Cin * g.nbp,
+                                 (int)g.nbp);
+                }
+                window_outputs(dinp, X, Cin, L, b0, ncols, &g, p, 1);
+            }
+        }
+        if (dweight) {
+            /* Sum the per-thread G partials in thread order (deterministic for a thread
+             * count) into conj(DY) X form: DWr = Gr,r + Gi,i, DWi = Gi,r - Gr,i, stored
+             * planar with column c * Cout + o; then one inverse transform per pair. */
+#pragma omp barrier
+            const size_t ldg = 2 * (size_t)Cout;
+#pragma omp for schedule(static)
+            for (int f = 0; f < g.bins; f++) {
+                float *dr = KS + (size_t)f * 2 * ncol, *di = dr + ncol;
+                for (int c = 0; c < Cin; c++)
+                    for (int o = 0; o < Cout; o++) {
+                        float grr = 0, gii = 0, gir = 0, gri = 0;
+                        for (int t = 0; t < g.nt; t++) {
+                            const float *Gt = thread_ws + (size_t)t * per + xs + ys + (size_t)f * 4 * nw;
+                            grr += Gt[(size_t)c * ldg + o];
+                            gii += Gt[(size_t)(Cin + c) * ldg + Cout + o];
+                            gir += Gt[(size_t)(Cin + c) * ldg + o];
+                            gri += Gt[(size_t)c * ldg + Cout + o];
+                        }
+                        dr[(size_t)c * Cout + o] = grr + gii;
+                        di[(size_t)c * Cout + o] = gir - gri;
+                    }
+            }
+            const int groups = (int)(ncol / WIN);
+            const float scale = 1.0f / (float)N;
+            const Planes dws = {KS, 2 * ncol, ncol};
+#pragma omp for schedule(static)
+            for (int gi = 0; gi < groups; gi++) {
+                v8 re[NMAX], im[NMAX];
+                Dst dst[WIN];
+                for (int w = 0; w < WIN; w++) {
+                    size_t idx = (size_t)gi * WIN + w; /* idx = c * Cout + o */
+                    dst[w].row = NULL;
+                    dst[w].count = 0;
+                    if (idx < nw) {
+                        size_t c = idx / Cout, o = idx % Cout;
+                        dst[w].row = dweight + (o * Cin + c) * K;
+                        dst[w].count = K;
+                    }
+                }
+                gather_spectra(re, im, p, dws, (size_t)gi * WIN, (int)(nw - (size_t)gi * WIN));
+                fft_lanes(re, im, p, 1);
+                write_windows(re, im, dst, 0, scale, 1);
+            }
+        }
+    }
+    if (dbias) {
+#pragma omp parallel for schedule(static)
+        for (int o = 0; o < Cout; o++) {
+            double s = 0;
+            for (int b = 0; b < B; b++) {
+                const float *g0 = dout + ((size_t)b * Cout + o) * Lo;
+                for (int t = 0; t < Lo; t++) s += g0[t];
+            }
+            dbias[o] += (float)s;
+        }
+    }
+}
