@@ -1,0 +1,296 @@
+/* test_backend.c — every fast convolution path against the naive reference.
+ *
+ * Paths: the fast backend (im2col + sgemm), the oneDNN backend with the FFT path off (pure
+ * oneDNN primitives), the oneDNN backend with the FFT path forced for every stride-1 K >= 5
+ * convolution, and the FFT routines called directly with every transform length. Shapes are
+ * KRes-like but tiny: kernel 17 with stride 1 and 4, the 1x1 skip, odd lengths, bias and no
+ * bias, no input gradient (first layer). Backward must ACCUMULATE into prefilled buffers.
+ * bf16 runs only where the CPU has native bf16 (else: a skip message, and a check that it
+ * is refused). A small KRes model with the FFT path forced must match the reference backend
+ * through the whole network. */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "nn/conv1d.h"
+#include "nn/conv1d_dnnl.h"
+#include "nn/conv1d_fft.h"
+#include "nn/cpu_features.h"
+#include "nn/kres.h"
+#include "test.h"
+
+typedef struct {
+    int B, Cin, Cout, L, K, S, P, bias, dinp;
+} Shape;
+
+/* max |a - b| / max |b|: the error relative to the tensor's scale */
+static double rel_err(const float *a, const float *b, size_t n) {
+    double m = 0, e = 0;
+    for (size_t i = 0; i < n; i++) {
+        m = fmax(m, fabs(b[i]));
+        e = fmax(e, fabs((double)a[i] - b[i]));
+    }
+    return e / (m > 0 ? m : 1);
+}
+
+static void fill(float *x, size_t n, Rng *r) {
+    for (size_t i = 0; i < n; i++) x[i] = (float)(2.0 * rng_uniform(r) - 1.0);
+}
+
+typedef enum { P_FAST, P_DNNL, P_DNNL_FFT, P_FFT_N16, P_FFT_N32, P_FFT_N64, P_FFT_N128,
+               P_FFT_N256, P_BF16 } Path;
+static const char *path_name[] = {"fast", "dnnl", "dnnl+fft", "fft16", "fft32", "fft64",
+                                  "fft128", "fft256", "dnnl-bf16"};
+
+/* Run one path on shape s; returns 0 if the path does not apply to the shape. */
+static int run_path(Path p, const Shape *s, float *y, float *dx, float *dw, float *db,
+                    const float *x, const float *w, const float *bias, const float *dy) {
+    if (p >= P_FFT_N16 && p <= P_FFT_N256) {
+        int n = 16 << (p - P_FFT_N16);
+        if (s->S != 1 || n < s->K + 1) return 0;
+        conv1d_fft_forward(y, x, w, bias, s->B, s->Cin, s->Cout, s->L, s->K, s->P, n);
+        conv1d_fft_backward(dx, dw, db, dy, x, w, s->B, s->Cin, s->Cout, s->L, s->K, s->P, n);
+        return 1;
+    }
+    nn_set_backend(p == P_FAST ? NN_BACKEND_FAST : NN_BACKEND_DNNL);
+    conv1d_dnnl_set_fft(p == P_DNNL_FFT ? 2 : 0);
+    size_t wn = conv1d_workspace_size(s->B, s->Cin, s->Cout, s->L, s->K, s->S, s->P);
+    float *work = xmalloc((wn ? wn : 1) * sizeof(float));
+    conv1d_forward(y, x, w, bias, s->B, s->Cin, s->Cout, s->L, s->K, s->S, s->P, work, wn);
+    conv1d_backward(dx, dw, db, dy, x, w, s->B, s->Cin, s->Cout, s->L, s->K, s->S, s->P, work, wn);
+    free(work);
+    return 1;
+}
+
+static void test_paths(void) {
+    static const Shape shapes[] = {
+        {3, 5, 7, 64, 17, 1, 8, 0, 1},   /* unit conv1 */
+        {2, 6, 6, 64, 17, 4, 8, 0, 1},   /* unit conv2, stride 4 */
+        {3, 5, 8, 16, 1, 1, 0, 0, 1},    /* skip 1x1 */
+        {2, 12, 8, 96, 17, 1, 8, 0, 0},  /* stem: no input gradient */
+        {2, 4, 3, 50, 17, 4, 8, 1, 1},   /* odd length, bias */
+        {1, 3, 5, 37, 9, 1, 4, 1, 1},    /* odd length, bias, K 9 */
+        {2, 3, 4, 20, 5, 1, 0, 0, 1},    /* no padding: Lo < L */
+        {2, 3, 4, 20, 5, 1, 3, 1, 1},    /* more padding than "same": Lo > L */
+        {1, 2, 3, 7, 17, 1, 8, 0, 1},    /* shorter than the kernel */
+        {4, 20, 24, 16, 17, 1, 8, 0, 1}, /* deep unit: short, wide */
+    };
+    const int bf16 = cpu_has_fast_bf16();
+    Rng r;
+    rng_seed(&r, 42);
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        const Shape *s = &shapes[si];
+        const int Lo = conv1d_out_len(s->L, s->K, s->S, s->P);
+        const size_t nx = (size_t)s->B * s->Cin * s->L, ny = (size_t)s->B * s->Cout * Lo;
+        const size_t nw = (size_t)s->Cout * s->Cin * s->K;
+        float *x = xmalloc(nx * sizeof(float)), *w = xmalloc(nw * sizeof(float));
+        float *dy = xmalloc(ny * sizeof(float)), *bias = xmalloc((size_t)s->Cout * sizeof(float));
+        float *dx0 = xmalloc(nx * sizeof(float)), *dw0 = xmalloc(nw * sizeof(float));
+        float *db0 = xmalloc((size_t)s->Cout * sizeof(float));
+        fill(x, nx, &r);
+        fill(w, nw, &r);
+        fill(dy, ny, &r);
+        fill(bias, (size_t)s->Cout, &r);
+        /* prefilled gradients: the backward contract is +=, not = */
+        fill(dx0, nx, &r);
+        fill(dw0, nw, &r);
+        fill(db0, (size_t)s->Cout, &r);
+        float *yr = xmalloc(ny * sizeof(float)), *dxr = xmalloc(nx * sizeof(float));
+        float *dwr = xmalloc(nw * sizeof(float)), *dbr = xmalloc((size_t)s->Cout * sizeof(float));
+        memcpy(dxr, dx0, nx * sizeof(float));
+        memcpy(dwr, dw0, nw * sizeof(float));
+        memcpy(dbr, db0, (size_t)s->Cout * sizeof(float));
+        const float *b = s->bias ? bias : NULL;
+        conv1d_forward_ref(yr, x, w, b, s->B, s->Cin, s->Cout, s->L, s->K, s->S, s->P);
+        conv1d_backward_ref(s->dinp ? dxr : NULL, dwr, s->bias ? dbr : NULL, dy, x, w, s->B, s->Cin,
+                            s->Cout, s->L, s->K, s->S, s->P);
+        float *y = xmalloc(ny * sizeof(float)), *dx = xmalloc(nx * sizeof(float));
+        float *dw = xmalloc(nw * sizeof(float)), *db = xmalloc((size_t)s->Cout * sizeof(float));
+        for (int p = P_FAST; p <= P_BF16; p++) {
+            if (p == P_BF16) {
+                if (!bf16) continue;
+                nn_set_backend(NN_BACKEND_DNNL);
+                CHECK(conv1d_dnnl_set_precision(NN_PREC_BF16) == 0);
+            }
+            memcpy(dx, dx0, nx * sizeof(float));
+            memcpy(dw, dw0, nw * sizeof(float));
+            memcpy(db, db0, (size_t)s->Cout * sizeof(float));
+            for (size_t i = 0; i < ny; i++) y[i] = NAN; /* forward must overwrite everything */
+            if (!run_path((Path)(p == P_BF16 ? P_DNNL : p), s, y, s->dinp ? dx : NULL, dw,
+                          s->bias ? db : NULL, x, w, b, dy))
+                continue;
+            if (p == P_BF16) conv1d_dnnl_set_precision(NN_PREC_FP32);
+            /* fp32 paths agree to rounding; bf16 rounds inputs to 8 significant bits, and
+             * the sums here are over a few hundred terms */
+            const double tol = p == P_BF16 ? 2e-2 : 2e-5;
+            double ey = rel_err(y, yr, ny), ex = s->dinp ? rel_err(dx, dxr, nx) : 0;
+            double ew = rel_err(dw, dwr, nw), eb = s->bias ? rel_err(db, dbr, (size_t)s->Cout) : 0;
+            CHECKF(ey <= tol, "%s shape %zu: forward error %.3e", path_name[p], si, ey);
+            CHECKF(ex <= tol, "%s shape %zu: dinp error %.3e", path_name[p], si, ex);
+            CHECKF(ew <= tol, "%s shape %zu: dweight error %.3e", path_name[p], si, ew);
+            CHECKF(eb <= tol, "%s shape %zu: dbias error %.3e", path_name[p], si, eb);
+            if (!s->dinp) CHECK(memcmp(dx, dx0, nx * sizeof(float)) == 0); /* untouched */
+        }
+        free(x), free(w), free(dy), free(bias), free(dx0), free(dw0), free(db0);
+        free(yr), free(dxr), free(dwr), free(dbr), free(y), free(dx), free(dw), free(db);
+    }
+    if (!bf16)
+        printf("test_backend: bf16 checks skipped: %s\n", cpu_features_summary());
+    nn_set_backend(NN_BACKEND_FAST);
+    conv1d_dnnl_set_fft(1);
+}
+
+/* Repeated calls give identical bits (static schedules, fixed reduction order), and the
+ * oneDNN cache holds one entry per shape and direction, built once. */
+static void test_determinism_and_cache(void) {
+    const int B = 4, Cin = 6, Cout = 8, L = 48, K = 17, P = 8;
+    const size_t nx = (size_t)B * Cin * L, ny = (size_t)B * Cout * L, nw = (size_t)Cout * Cin * K;
+    float *x = xmalloc(nx * sizeof(float)), *w = xmalloc(nw * sizeof(float));
+    float *dy = xmalloc(ny * sizeof(float));
+    float *y[2], *dx[2], *dw[2];
+    Rng r;
+    rng_seed(&r, 7);
+    fill(x, nx, &r);
+    fill(w, nw, &r);
+    fill(dy, ny, &r);
+    for (int rep = 0; rep < 2; rep++) {
+        y[rep] = xmalloc(ny * sizeof(float));
+        dx[rep] = xcalloc(nx, sizeof(float));
+        dw[rep] = xcalloc(nw, sizeof(float));
+        conv1d_fft_forward(y[rep], x, w, NULL, B, Cin, Cout, L, K, P, 32);
+        conv1d_fft_backward(dx[rep], dw[rep], NULL, dy, x, w, B, Cin, Cout, L, K, P, 32);
+    }
+    CHECK(memcmp(y[0], y[1], ny * sizeof(float)) == 0);
+    CHECK(memcmp(dx[0], dx[1], nx * sizeof(float)) == 0);
+    CHECK(memcmp(dw[0], dw[1], nw * sizeof(float)) == 0);
+    CHECK(conv1d_fft_workspace_bytes() > 0);
+
+    nn_set_backend(NN_BACKEND_DNNL);
+    conv1d_dnnl_set_fft(0);
+    conv1d_dnnl_release();
+    CHECK(conv1d_dnnl_cache_size() == 0);
+    for (int rep = 0; rep < 2; rep++) {
+        memset(dx[rep], 0, nx * sizeof(float));
+        memset(dw[rep], 0, nw * sizeof(float));
+        conv1d_forward(y[rep], x, w, NULL, B, Cin, Cout, L, K, 4, P, NULL, 0);
+        conv1d_backward(dx[rep], dw[rep], NULL, dy, x, w, B, Cin, Cout, L, K, 4, P, NULL, 0);
+        /* forward, backward-weights and backward-data: three entries, not rebuilt */
+        CHECKF(conv1d_dnnl_cache_size() == 3, "cache holds %d entries", conv1d_dnnl_cache_size());
+    }
+    const size_t nys = (size_t)B * Cout * conv1d_out_len(L, K, 4, P);
+    CHECK(memcmp(y[0], y[1], nys * sizeof(float)) == 0);
+    CHECK(memcmp(dx[0], dx[1], nx * sizeof(float)) == 0);
+    CHECK(memcmp(dw[0], dw[1], nw * sizeof(float)) == 0);
+    const char *impl = conv1d_dnnl_impl_name(B, Cin, Cout, L, K, 4, P);
+    CHECK(impl && strlen(impl) > 0);
+    conv1d_dnnl_release();
+    conv1d_dnnl_set_fft(1);
+    nn_set_backend(NN_BACKEND_FAST);
+    for (int rep = 0; rep < 2; rep++) free(y[rep]), free(dx[rep]), free(dw[rep]);
+    free(x), free(w), free(dy);
+}
+
+/* The cost model sends KRes's kernel-17 stride-1 convolutions to the FFT path at training
+ * batch sizes, and never stride 4, 1x1 or tiny layers. */
+static void test_plan(void) {
+    CHECK(conv1d_fft_plan_n(64, 64, 128, 1024, 17, 1, 8) > 0);   /* units.0.conv1 */
+    CHECK(conv1d_fft_plan_n(64, 128, 196, 256, 17, 1, 8) > 0);  /* units.1.conv1 */
+    CHECK(conv1d_fft_plan_n(64, 128, 128, 1024, 17, 4, 8) == 0); /* stride 4 */
+    CHECK(conv1d_fft_plan_n(64, 64, 128, 256, 1, 1, 0) == 0);    /* 1x1 */
+    CHECK(conv1d_fft_plan_n(2, 3, 4, 32, 17, 1, 8) == 0);        /* too small to pay off */
+    int n = conv1d_fft_plan_n(64, 64, 128, 1024, 17, 1, 8);
+    CHECK(n >= 32 && n <= 256 && (n & (n - 1)) == 0);
+    CHECK(conv1d_fft_best_n(2, 3, 4, 32, 17, 1, 8) >= 32);
+    CHECK(conv1d_fft_best_n(2, 3, 4, 32, 17, 4, 8) == 0);
+    nn_set_backend(NN_BACKEND_DNNL);
+    conv1d_dnnl_set_fft(0);
+    CHECK(conv1d_dnnl_uses_fft(64, 64, 128, 1024, 17, 1, 8) == 0);
+    conv1d_dnnl_set_fft(1);
+    CHECK(conv1d_dnnl_uses_fft(64, 64, 128, 1024, 17, 1, 8) == n);
+    nn_set_backend(NN_BACKEND_FAST);
+}
+
+/* CPU feature detection is self-consistent, and bf16 is refused where it is not native. */
+static void test_cpu_features(void) {
+    const CpuFeatures *f = cpu_features();
+    CHECK(f == cpu_features());
+    CHECK(strlen(cpu_features_summary()) > 10);
+    CHECK(!f->avx512_bf16 || f->avx512f);
+    CHECK(f->dnnl_isa_name != NULL);
+    if (!cpu_has_fast_bf16()) {
+        CHECK(nn_precision_auto() == NN_PREC_FP32);
+        CHECK(conv1d_dnnl_set_precision(NN_PREC_BF16) == -1);
+        CHECK(strstr(kres_last_error(), "bf16") != NULL);
+        CHECK(conv1d_dnnl_get_precision() == NN_PREC_FP32);
+    } else {
+        CHECK(nn_precision_auto() == NN_PREC_BF16);
+        setenv("KRES_FORCE_NO_BF16", "1", 1);
+        CHECK(cpu_has_fast_bf16() == 0);
+        unsetenv("KRES_FORCE_NO_BF16");
+    }
+    CHECK(strcmp(nn_precision_name(NN_PREC_BF16), "bf16") == 0);
+}
+
+/* A small KRes (kernel 17, widths 16 -> 24, length 64) with the FFT path forced: logits and
+ * every parameter gradient match the reference backend. */
+static void test_model(void) {
+    KresConfig c;
+    kres_config_default(&c);
+    c.in_leads = 3;
+    c.in_len = 64;
+    c.stem_width = 8;
+    c.nunits = 2;
+    c.widths[0] = 16;
+    c.widths[1] = 24;
+    c.dropout = 0.0f;
+    c.proj_hidden = 0;
+    const int B = 3;
+    Kres *m = kres_create(&c, B, 5);
+    CHECK(m != NULL);
+    if (!m) return;
+    Rng r;
+    rng_seed(&r, 9);
+    const size_t nx = (size_t)B * c.in_leads * c.in_len, np = kres_num_params(m);
+    float *x = xmalloc(nx * sizeof(float)), *dl = xmalloc((size_t)B * sizeof(float));
+    fill(x, nx, &r);
+    fill(dl, (size_t)B, &r);
+    float *buf0 = xmalloc(kres_num_buffers(m) * sizeof(float));
+    memcpy(buf0, kres_buffers(m), kres_num_buffers(m) * sizeof(float));
+    float logits[2][3], *grads[2];
+    for (int pass = 0; pass < 2; pass++) {
+        nn_set_backend(pass == 0 ? NN_BACKEND_REF : NN_BACKEND_DNNL);
+        conv1d_dnnl_set_fft(2);
+        memcpy(kres_buffers(m), buf0, kres_num_buffers(m) * sizeof(float));
+        kres_zero_grad(m);
+        kres_forward(m, x, B, 1, NULL);
+        memcpy(logits[pass], kres_logits(m), sizeof logits[pass]);
+        kres_backward(m, dl, NULL, NULL);
+        grads[pass] = xmalloc(np * sizeof(float));
+        memcpy(grads[pass], kres_grads(m), np * sizeof(float));
+    }
+    double le = 0;
+    for (int b = 0; b < B; b++) le = fmax(le, fabs(logits[1][b] - logits[0][b]) / (1 + fabs(logits[0][b])));
+    CHECKF(le <= 1e-4, "logits differ by %.3e", le);
+    for (int t = 0; t < kres_num_tensors(m); t++) {
+        const KresTensor *T = kres_tensor(m, t);
+        if (T->kind != KRES_PARAM) continue;
+        double e = rel_err(grads[1] + T->offset, grads[0] + T->offset, T->numel);
+        CHECKF(e <= 1e-3, "%s gradient differs by %.3e", T->name, e);
+    }
+    conv1d_dnnl_set_fft(1);
+    nn_set_backend(NN_BACKEND_FAST);
+    free(grads[0]), free(grads[1]), free(x), free(dl), free(buf0);
+    kres_free(m);
+}
+
+int main(void) {
+    test_paths();
+    test_determinism_and_cache();
+    test_plan();
+    test_cpu_features();
+    test_model();
+    conv1d_dnnl_release();
+    TEST_MAIN_END();
+}
