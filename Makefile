@@ -54,10 +54,14 @@ test-asan:
 demo: $(BUILD)/kres
 	$(BUILD)/kres experiment --data data/ptbxl-sample --out runs/demo --preset demo
 
-bench: all
-	bash bench/run.sh
+# bench/bench_kres.c: the C side of the speed comparison (bench/run.sh runs it with the twin).
+$(BUILD)/bench_kres: $(BUILD)/obj/bench/bench_kres.o $(BUILD)/libkres.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+bench: all $(BUILD)/bench_kres
+	BUILD=$(BUILD) bash bench/run.sh
 
 clean:
 	rm -rf build build-asan
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_SRC:%.c=$(BUILD)/obj/%.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_SRC:%.c=$(BUILD)/obj/%.d) $(BUILD)/obj/bench/bench_kres.d
