@@ -155,11 +155,9 @@ int cmd_dataset(int argc, char **argv) {
             if (!(task_spec = arg_value(argc, argv, &i, CMD))) return KRES_EXIT_USAGE;
         } else if (arg_is(f, "--protocol")) {
             if (!(v = arg_value(argc, argv, &i, CMD))) return KRES_EXIT_USAGE;
-            if (protocol_parse(v, &o.protocol) != 0) return usage_error(CMD, "%s", kres_last_error());
+            if (arg_protocol(CMD, v, &o.protocol) != 0) return KRES_EXIT_USAGE;
         } else if (arg_is(f, "--rate")) {
-            if (!(v = arg_value(argc, argv, &i, CMD)) || arg_int(CMD, f, v, 100, 500, &o.rate) != 0)
-                return KRES_EXIT_USAGE;
-            if (o.rate != 100 && o.rate != 500) return usage_error(CMD, "--rate must be 100 or 500, got '%s'", v);
+            if (!(v = arg_value(argc, argv, &i, CMD)) || arg_rate(CMD, v, &o.rate) != 0) return KRES_EXIT_USAGE;
         } else if (arg_is(f, "--min-likelihood")) {
             if (!(v = arg_value(argc, argv, &i, CMD)) || arg_double(CMD, f, v, 0, 100, &o.min_likelihood) != 0)
                 return KRES_EXIT_USAGE;

@@ -47,11 +47,7 @@ int cmd_embed(int argc, char **argv) {
         } else if (arg_is(f, "--quiet")) {
             quiet = 1;
         } else if (strncmp(f, "--", 2) != 0) {
-            /* A record name; drop a .hea/.dat extension if given. */
-            char *r = xstrdup(f);
-            size_t len = strlen(r);
-            if (len > 4 && (strcmp(r + len - 4, ".hea") == 0 || strcmp(r + len - 4, ".dat") == 0)) r[len - 4] = '\0';
-            recs[n++] = r;
+            recs[n++] = record_arg(f);
         } else {
             if (!(v = arg_value(argc, argv, &i, CMD))) goto done;
             if (arg_is(f, "--encoder")) enc = v;
@@ -64,11 +60,7 @@ int cmd_embed(int argc, char **argv) {
                 }
                 format = v;
             } else if (arg_is(f, "--rate")) {
-                if (arg_int(CMD, f, v, 100, 500, &rate) != 0) goto done;
-                if (rate != 100 && rate != 500) {
-                    usage_error(CMD, "--rate must be 100 or 500, got '%s'", v);
-                    goto done;
-                }
+                if (arg_rate(CMD, v, &rate) != 0) goto done;
             } else if (arg_is(f, "--batch")) {
                 if (arg_int(CMD, f, v, 1, 4096, &batch) != 0) goto done;
             } else {

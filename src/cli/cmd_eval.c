@@ -5,7 +5,6 @@
  *
  * Both paths end in eval_scores_and_print(): choose the threshold, compute everything with
  * eval_binary() and print it with eval_print(). */
-#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,8 +209,7 @@ int cmd_eval(int argc, char **argv) {
             a.have_threshold = 1;
         } else if (arg_is(f, "--threshold-rule")) {
             if (!(a.rule = arg_value(argc, argv, &i, CMD))) return KRES_EXIT_USAGE;
-            ThresholdRule r;
-            if (threshold_rule_parse(a.rule, &r) != 0) return usage_error(CMD, "%s", kres_last_error());
+            if (arg_threshold_rule(CMD, a.rule) != 0) return KRES_EXIT_USAGE;
         } else if (arg_is(f, "--ci")) {
             if (!(v = arg_value(argc, argv, &i, CMD))) return KRES_EXIT_USAGE;
             if (arg_is(v, "delong")) a.opts.ci = EVAL_CI_DELONG;
@@ -221,10 +219,8 @@ int cmd_eval(int argc, char **argv) {
             if (!(v = arg_value(argc, argv, &i, CMD)) || arg_int(CMD, f, v, 0, 1000000, &a.opts.n_boot) != 0)
                 return KRES_EXIT_USAGE;
         } else if (arg_is(f, "--seed")) {
-            long s;
-            if (!(v = arg_value(argc, argv, &i, CMD)) || arg_long(CMD, f, v, 0, LONG_MAX, &s) != 0)
+            if (!(v = arg_value(argc, argv, &i, CMD)) || arg_seed(CMD, f, v, &a.opts.seed) != 0)
                 return KRES_EXIT_USAGE;
-            a.opts.seed = (uint64_t)s;
         } else {
             return usage_error(CMD, "unknown option '%s'", f);
         }

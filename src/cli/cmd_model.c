@@ -108,17 +108,8 @@ int cmd_model(int argc, char **argv) {
     if (preset_config(preset ? preset : "100hz", &c) != 0)
         return usage_error(cmd, "--preset must be 100hz or 400hz, got '%s'", preset);
     if (config_path) {
-        char *text = read_file_all(config_path, NULL);
-        if (!text) return data_error();
-        int rc = kres_config_from_json(text, &c);
-        free(text);
-        if (rc != 0) {
-            /* Name the file: the parser's message only says "model config". */
-            char msg[1024];
-            snprintf(msg, sizeof msg, "%s", kres_last_error());
-            kres_fail(config_path, "%s", msg);
-            return data_error();
-        }
+        /* The error names the file: the parser's message only says "model config". */
+        if (load_model_config(config_path, &c) != 0) return data_error();
     }
     if (kres_config_validate(&c) != 0) return data_error();
     if (json) return print_json(&c);

@@ -7,7 +7,6 @@
  * Every record is attempted: one that cannot be used (unreadable, a lead missing) is
  * reported on stderr naming the record, the others are still printed, and the exit
  * status is 1 if any record failed. */
-#include <limits.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -44,14 +43,6 @@ static void print_usage(FILE *fp) {
 
 enum { OUT_TEXT, OUT_CSV, OUT_JSON };
 
-/* "a/b/rec.hea" -> "a/b/rec": users often tab-complete the header file. */
-static char *record_name(const char *arg) {
-    char *s = xstrdup(arg);
-    size_t n = strlen(s);
-    if (n > 4 && (strcmp(s + n - 4, ".hea") == 0 || strcmp(s + n - 4, ".dat") == 0)) s[n - 4] = '\0';
-    return s;
-}
-
 int cmd_predict(int argc, char **argv) {
     const char *model_path = NULL;
     int fmt = OUT_TEXT, threads = 0, nrec = 0;
@@ -69,7 +60,7 @@ int cmd_predict(int argc, char **argv) {
         } else if (arg_is(f, "--model")) {
             if (!(model_path = arg_value(argc, argv, &i, CMD))) return free(recs), KRES_EXIT_USAGE;
         } else if (arg_is(f, "--threads")) {
-            if (!(v = arg_value(argc, argv, &i, CMD)) || arg_int(CMD, f, v, 1, 1024, &threads) != 0)
+            if (!(v = arg_value(argc, argv, &i, CMD)) || arg_threads(CMD, f, v, &threads) != 0)
                 return free(recs), KRES_EXIT_USAGE;
         } else if (f[0] == '-' && f[1] == '-') {
             free(recs);
@@ -132,7 +123,7 @@ int cmd_predict(int argc, char **argv) {
         printf("model %s: p(%s), positive if >= %.4g\n", model_path, tm.name, (double)thr);
     }
     for (int k = 0; k < nrec; k++) {
-        char *rec = record_name(recs[k]);
+        char *rec = record_arg(recs[k]);
         /* One record at a time: a bad record affects only its own line. */
         if (preprocess_file(rec, &pc, x) != 0) {
             nfail++;

@@ -52,21 +52,6 @@ static void print_usage(FILE *fp) {
             "exit codes: 0 ok, 1 data or runtime error, 2 usage error; see docs/pretraining.md\n");
 }
 
-static int read_json_file(const char *path, int (*parse)(const char *, void *), void *out) {
-    char *s = read_file_all(path, NULL);
-    if (!s) return -1;
-    int rc = parse(s, out);
-    free(s);
-    if (rc != 0) {
-        char msg[900];
-        snprintf(msg, sizeof msg, "%s", kres_last_error());
-        return kres_fail(path, "%s", msg);
-    }
-    return 0;
-}
-static int parse_model(const char *s, void *c) { return kres_config_from_json(s, c); }
-static int parse_preproc(const char *s, void *c) { return preproc_from_json(s, c); }
-
 /* "9,10" -> bits 9 and 10; "none" -> 0. */
 static int parse_folds(const char *v, unsigned *out) {
     *out = 0;
@@ -114,7 +99,6 @@ int cmd_pretrain(int argc, char **argv) {
             /* Every other flag takes a value. */
             if (strncmp(f, "--", 2) != 0) return usage_error(CMD, "unexpected argument '%s'", f);
             if (!(v = arg_value(argc, argv, &i, CMD))) return KRES_EXIT_USAGE;
-            long l;
             if (arg_is(f, "--out")) {
                 o.out_path = v;
             } else if (arg_is(f, "--log")) {
@@ -137,16 +121,14 @@ int cmd_pretrain(int argc, char **argv) {
             } else if (arg_is(f, "--clip")) {
                 if (arg_double(CMD, f, v, 0, 1e9, &o.clip) != 0) return KRES_EXIT_USAGE;
             } else if (arg_is(f, "--seed")) {
-                if (arg_long(CMD, f, v, 0, 0x7FFFFFFFFFFFFFFFL, &l) != 0) return KRES_EXIT_USAGE;
-                o.seed = (uint64_t)l;
+                if (arg_seed(CMD, f, v, &o.seed) != 0) return KRES_EXIT_USAGE;
             } else if (arg_is(f, "--threads")) {
-                if (arg_int(CMD, f, v, 1, 1024, &o.threads) != 0) return KRES_EXIT_USAGE;
+                if (arg_threads(CMD, f, v, &o.threads) != 0) return KRES_EXIT_USAGE;
             } else if (arg_is(f, "--exclude-folds")) {
                 if (parse_folds(v, &o.exclude_folds) != 0)
                     return usage_error(CMD, "--exclude-folds must be 'none' or a comma list of folds 1..10, got '%s'", v);
             } else if (arg_is(f, "--rate")) {
-                if (arg_int(CMD, f, v, 100, 500, &o.rate) != 0) return KRES_EXIT_USAGE;
-                if (o.rate != 100 && o.rate != 500) return usage_error(CMD, "--rate must be 100 or 500, got '%s'", v);
+                if (arg_rate(CMD, v, &o.rate) != 0) return KRES_EXIT_USAGE;
             } else if (arg_is(f, "--checkpoint-every")) {
                 if (arg_long(CMD, f, v, 0, 1L << 40, &o.checkpoint_every) != 0) return KRES_EXIT_USAGE;
             } else if (arg_is(f, "--log-every")) {
@@ -156,8 +138,7 @@ int cmd_pretrain(int argc, char **argv) {
             } else if (arg_is(f, "--limit")) {
                 if (arg_int(CMD, f, v, 1, 1 << 30, &o.limit) != 0) return KRES_EXIT_USAGE;
             } else if (arg_is(f, "--cache-mb")) {
-                if (arg_long(CMD, f, v, 0, 1L << 30, &l) != 0) return KRES_EXIT_USAGE;
-                o.cache_bytes = (size_t)l << 20;
+                if (arg_cache_mb(CMD, f, v, &o.cache_bytes) != 0) return KRES_EXIT_USAGE;
             } else if (arg_is(f, "--model-config")) {
                 model_config = v;
             } else if (arg_is(f, "--preprocess")) {
@@ -169,8 +150,8 @@ int cmd_pretrain(int argc, char **argv) {
     }
     if (o.ndirs == 0) return usage_error(CMD, "--data DIR is required");
     if (!o.out_path) return usage_error(CMD, "--out ENCODER.safetensors is required");
-    if (model_config && read_json_file(model_config, parse_model, &o.model) != 0) return data_error();
-    if (preprocess && read_json_file(preprocess, parse_preproc, &o.preprocess) != 0) return data_error();
+    if (model_config && load_model_config(model_config, &o.model) != 0) return data_error();
+    if (preprocess && load_preprocess_config(preprocess, &o.preprocess) != 0) return data_error();
     if (model_config) {
         /* A classifier config may come without a projection head: pretraining needs one. */
         if (o.model.proj_hidden <= 0) o.model.proj_hidden = kres_embed_dim(&o.model);

@@ -1,6 +1,5 @@
 /* cmd_probe.c — 'kres probe': linear probe (L2 logistic regression) on frozen embeddings.
  * Parses flags into ProbeOptions and calls probe_run (src/train/probe.h). */
-#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,10 +145,9 @@ int cmd_probe(int argc, char **argv) {
             } else if (arg_is(f, "--scores")) {
                 scores = v;
             } else if (arg_is(f, "--protocol")) {
-                if (protocol_parse(v, &o.protocol) != 0) return usage_error(CMD, "--protocol must be paper or all, got '%s'", v);
+                if (arg_protocol(CMD, v, &o.protocol) != 0) return KRES_EXIT_USAGE;
             } else if (arg_is(f, "--rate")) {
-                if (arg_int(CMD, f, v, 100, 500, &o.rate) != 0) return KRES_EXIT_USAGE;
-                if (o.rate != 100 && o.rate != 500) return usage_error(CMD, "--rate must be 100 or 500, got '%s'", v);
+                if (arg_rate(CMD, v, &o.rate) != 0) return KRES_EXIT_USAGE;
             } else if (arg_is(f, "--min-likelihood")) {
                 if (arg_double(CMD, f, v, 0, 100, &o.min_likelihood) != 0) return KRES_EXIT_USAGE;
             } else if (arg_is(f, "--test-fold")) {
@@ -159,12 +157,9 @@ int cmd_probe(int argc, char **argv) {
             } else if (arg_is(f, "--label-fraction")) {
                 if (arg_double(CMD, f, v, 1e-9, 1, &o.label_fraction) != 0) return KRES_EXIT_USAGE;
             } else if (arg_is(f, "--seed")) {
-                long s;
-                if (arg_long(CMD, f, v, 0, LONG_MAX, &s) != 0) return KRES_EXIT_USAGE;
-                o.seed = (uint64_t)s;
+                if (arg_seed(CMD, f, v, &o.seed) != 0) return KRES_EXIT_USAGE;
             } else if (arg_is(f, "--threshold-rule")) {
-                ThresholdRule r;
-                if (threshold_rule_parse(v, &r) != 0) return usage_error(CMD, "--threshold-rule: %s", kres_last_error());
+                if (arg_threshold_rule(CMD, v) != 0) return KRES_EXIT_USAGE;
                 o.fit.threshold_rule = v;
             } else if (arg_is(f, "--lambdas")) {
                 double lo, hi;

@@ -8,7 +8,6 @@
  * prints the outcome and, for --cv, runs the ten rounds and pools their test folds. */
 #define _GNU_SOURCE /* open_memstream is POSIX 2008; glibc declares it here too */
 #include <errno.h>
-#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,21 +77,6 @@ typedef struct {
     int cv, json;
     const char *model_config, *preprocess;
 } TrainArgs;
-
-static int read_json_file(const char *path, int (*parse)(const char *, void *), void *out) {
-    char *s = read_file_all(path, NULL);
-    if (!s) return -1;
-    int rc = parse(s, out);
-    free(s);
-    if (rc != 0) {
-        char msg[900];
-        snprintf(msg, sizeof msg, "%s", kres_last_error());
-        return kres_fail(path, "%s", msg);
-    }
-    return 0;
-}
-static int parse_model(const char *s, void *c) { return kres_config_from_json(s, c); }
-static int parse_preproc(const char *s, void *c) { return preproc_from_json(s, c); }
 
 static void print_result_text(const TrainOptions *o, const TrainResult *r) {
     printf("trained      %s (%s protocol, %d Hz), %d epochs, best epoch %d\n", o->task,
@@ -347,8 +331,6 @@ static int train_main(TrainArgs *ap, int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i], *v;
         double d;
-        long l;
-        int n;
         if (arg_is_help(f)) {
             print_usage(stdout);
             return KRES_EXIT_OK;
@@ -362,6 +344,8 @@ static int train_main(TrainArgs *ap, int argc, char **argv) {
             a.o.multilabel = 1;
         } else if (arg_is(f, "--augment")) {
             a.o.augment = 1;
+        } else if (strncmp(f, "--", 2) != 0) {
+            return usage_error(CMD, "unexpected argument '%s'", f); /* not "'%s' needs a value" */
         } else if (!(v = arg_value(argc, argv, &i, CMD))) {
             return KRES_EXIT_USAGE; /* every remaining option takes a value */
         } else if (arg_is(f, "--data")) {
@@ -375,17 +359,15 @@ static int train_main(TrainArgs *ap, int argc, char **argv) {
         } else if (arg_is(f, "--log")) {
             a.o.log_path = v, log_given = 1;
         } else if (arg_is(f, "--protocol")) {
-            if (protocol_parse(v, &a.o.protocol) != 0) return usage_error(CMD, "--protocol must be 'paper' or 'all', got '%s'", v);
+            if (arg_protocol(CMD, v, &a.o.protocol) != 0) return KRES_EXIT_USAGE;
         } else if (arg_is(f, "--rate")) {
-            if (arg_int(CMD, f, v, 100, 500, &a.o.rate) != 0) return KRES_EXIT_USAGE;
-            if (a.o.rate != 100 && a.o.rate != 500) return usage_error(CMD, "--rate must be 100 or 500, got '%s'", v);
+            if (arg_rate(CMD, v, &a.o.rate) != 0) return KRES_EXIT_USAGE;
         } else if (arg_is(f, "--min-likelihood")) {
             if (arg_double(CMD, f, v, 0, 100, &a.o.min_likelihood) != 0) return KRES_EXIT_USAGE;
         } else if (arg_is(f, "--label-fraction")) {
             if (arg_double(CMD, f, v, 1e-9, 1, &a.o.label_fraction) != 0) return KRES_EXIT_USAGE;
         } else if (arg_is(f, "--subset-seed")) {
-            if (arg_long(CMD, f, v, 0, LONG_MAX, &l) != 0) return KRES_EXIT_USAGE;
-            a.o.subset_seed = (uint64_t)l;
+            if (arg_seed(CMD, f, v, &a.o.subset_seed) != 0) return KRES_EXIT_USAGE;
         } else if (arg_is(f, "--val-fold")) {
             if (arg_int(CMD, f, v, 1, 10, &a.o.val_fold) != 0) return KRES_EXIT_USAGE;
             fold_given = 1;
@@ -393,8 +375,7 @@ static int train_main(TrainArgs *ap, int argc, char **argv) {
             if (arg_int(CMD, f, v, 0, 10, &a.o.test_fold) != 0) return KRES_EXIT_USAGE;
             fold_given = 1;
         } else if (arg_is(f, "--cache-mb")) {
-            if (arg_long(CMD, f, v, 0, 1L << 30, &l) != 0) return KRES_EXIT_USAGE;
-            a.o.cache_bytes = (size_t)l << 20;
+            if (arg_cache_mb(CMD, f, v, &a.o.cache_bytes) != 0) return KRES_EXIT_USAGE;
         } else if (arg_is(f, "--epochs")) {
             if (arg_int(CMD, f, v, 1, 100000, &a.o.epochs) != 0) return KRES_EXIT_USAGE;
         } else if (arg_is(f, "--batch")) {
@@ -412,14 +393,11 @@ static int train_main(TrainArgs *ap, int argc, char **argv) {
             if (arg_double(CMD, f, v, 0, 1e6, &d) != 0) return KRES_EXIT_USAGE;
             a.o.grad_clip = (float)d;
         } else if (arg_is(f, "--seed")) {
-            if (arg_long(CMD, f, v, 0, LONG_MAX, &l) != 0) return KRES_EXIT_USAGE;
-            a.o.seed = (uint64_t)l;
+            if (arg_seed(CMD, f, v, &a.o.seed) != 0) return KRES_EXIT_USAGE;
         } else if (arg_is(f, "--threads")) {
-            if (arg_int(CMD, f, v, 1, 1024, &n) != 0) return KRES_EXIT_USAGE;
-            a.o.threads = n;
+            if (arg_threads(CMD, f, v, &a.o.threads) != 0) return KRES_EXIT_USAGE;
         } else if (arg_is(f, "--threshold-rule")) {
-            ThresholdRule r;
-            if (threshold_rule_parse(v, &r) != 0) return usage_error(CMD, "--threshold-rule: %s", kres_last_error());
+            if (arg_threshold_rule(CMD, v) != 0) return KRES_EXIT_USAGE;
             a.o.threshold_rule = v;
         } else if (arg_is(f, "--model-config")) {
             a.model_config = v;
@@ -439,8 +417,8 @@ static int train_main(TrainArgs *ap, int argc, char **argv) {
         if (a.out_dir) return usage_error(CMD, "--out-dir goes with --cv");
         if (a.o.val_fold == a.o.test_fold) return usage_error(CMD, "--val-fold and --test-fold must differ");
     }
-    if (a.model_config && read_json_file(a.model_config, parse_model, &a.o.model) != 0) return data_error();
-    if (a.preprocess && read_json_file(a.preprocess, parse_preproc, &a.o.preproc) != 0) return data_error();
+    if (a.model_config && load_model_config(a.model_config, &a.o.model) != 0) return data_error();
+    if (a.preprocess && load_preprocess_config(a.preprocess, &a.o.preproc) != 0) return data_error();
     if (a.cv) return run_cv(&a);
 
     char logbuf[4096];
