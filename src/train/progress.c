@@ -88,6 +88,20 @@ int trainlog_write(TrainLog *l, const JsonWriter *w) {
     return 0;
 }
 
+void trainlog_event_begin(JsonWriter *w, const char *event) {
+    jw_init(w);
+    jw_object_begin(w);
+    jw_key(w, "event"), jw_string(w, event);
+}
+
+int trainlog_event_end(TrainLog *l, JsonWriter *w) {
+    /* w is freed on both paths so a caller's error branch has nothing left to release. */
+    jw_object_end(w);
+    int rc = trainlog_write(l, w);
+    jw_free(w);
+    return rc;
+}
+
 void trainlog_close(TrainLog *l) {
     if (l->fp) fclose(l->fp);
     free(l->path);

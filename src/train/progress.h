@@ -49,6 +49,10 @@ typedef struct {
 int trainlog_open(TrainLog *l, const char *path);
 /* Write the object being built in w (must be a complete JSON object) as one line. */
 int trainlog_write(TrainLog *l, const JsonWriter *w);
+/* One log line in three calls: trainlog_event_begin(&w, "step") starts w as {"event":"step",
+ * the caller adds its fields, trainlog_event_end(l, &w) closes, writes and frees w (0 or -1). */
+void trainlog_event_begin(JsonWriter *w, const char *event);
+int trainlog_event_end(TrainLog *l, JsonWriter *w);
 void trainlog_close(TrainLog *l);
 
 #endif

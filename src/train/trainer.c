@@ -457,9 +457,7 @@ int train_classifier(const TrainOptions *o, TrainResult *r) {
     progress_set_prefix(&pg, o->progress_prefix);
     {
         JsonWriter w;
-        jw_init(&w);
-        jw_object_begin(&w);
-        jw_key(&w, "event"), jw_string(&w, "start");
+        trainlog_event_begin(&w, "start");
         jw_key(&w, "task"), jw_string(&w, c.task.name);
         jw_key(&w, "protocol"), jw_string(&w, protocol_name(o->protocol));
         jw_key(&w, "rate"), jw_int(&w, o->rate);
@@ -476,10 +474,7 @@ int train_classifier(const TrainOptions *o, TrainResult *r) {
         jw_key(&w, "steps_per_epoch"), jw_int(&w, spe);
         jw_key(&w, "threads"), jw_int(&w, threads);
         jw_key(&w, "seed"), jw_int(&w, (long long)o->seed);
-        jw_object_end(&w);
-        int e = trainlog_write(&c.log, &w);
-        jw_free(&w);
-        if (e) goto done;
+        if (trainlog_event_end(&c.log, &w) != 0) goto done;
     }
     progress_message(&pg, o->quiet,
                      "%straining %s (%s protocol, %d Hz): %d train (%d positive), %d validation (%d positive), "
@@ -522,9 +517,7 @@ int train_classifier(const TrainOptions *o, TrainResult *r) {
             progress_step(&pg, ep, o->epochs, step + 1, loss, sps);
             if (o->log_every > 0 && ((s + 1) % o->log_every == 0 || s + 1 == spe)) {
                 JsonWriter w;
-                jw_init(&w);
-                jw_object_begin(&w);
-                jw_key(&w, "event"), jw_string(&w, "step");
+                trainlog_event_begin(&w, "step");
                 jw_key(&w, "epoch"), jw_int(&w, ep);
                 jw_key(&w, "step"), jw_int(&w, s + 1);
                 jw_key(&w, "global_step"), jw_int(&w, step + 1);
@@ -533,10 +526,7 @@ int train_classifier(const TrainOptions *o, TrainResult *r) {
                 jw_key(&w, "grad_norm"), jw_number(&w, gn);
                 jw_key(&w, "samples_per_s"), jw_number(&w, sps);
                 jw_key(&w, "elapsed_s"), jw_number(&w, now_seconds() - t_begin);
-                jw_object_end(&w);
-                int e = trainlog_write(&c.log, &w);
-                jw_free(&w);
-                if (e) goto done;
+                if (trainlog_event_end(&c.log, &w) != 0) goto done;
             }
         }
         double t_val = now_seconds();
@@ -567,9 +557,7 @@ int train_classifier(const TrainOptions *o, TrainResult *r) {
                          o->progress_prefix ? o->progress_prefix : "", ep, o->epochs, tl, (double)val_loss, auc,
                          best ? "  *best" : "", sps, eta);
         JsonWriter w;
-        jw_init(&w);
-        jw_object_begin(&w);
-        jw_key(&w, "event"), jw_string(&w, "epoch");
+        trainlog_event_begin(&w, "epoch");
         jw_key(&w, "epoch"), jw_int(&w, ep);
         jw_key(&w, "train_loss"), jw_number(&w, tl);
         jw_key(&w, "val_loss"), jw_number(&w, val_loss);
@@ -578,10 +566,7 @@ int train_classifier(const TrainOptions *o, TrainResult *r) {
         jw_key(&w, "lr"), jw_number(&w, lr_at(step - 1, total, warmup, o->lr, min_lr));
         jw_key(&w, "train_samples_per_s"), jw_number(&w, sps);
         jw_key(&w, "elapsed_s"), jw_number(&w, now_seconds() - t_begin);
-        jw_object_end(&w);
-        int e = trainlog_write(&c.log, &w);
-        jw_free(&w);
-        if (e) goto done;
+        if (trainlog_event_end(&c.log, &w) != 0) goto done;
     }
     progress_clear(&pg);
     r->train_seconds = train_time;
@@ -654,9 +639,7 @@ int train_classifier(const TrainOptions *o, TrainResult *r) {
     r->total_seconds = now_seconds() - t_begin;
     {
         JsonWriter w;
-        jw_init(&w);
-        jw_object_begin(&w);
-        jw_key(&w, "event"), jw_string(&w, "end");
+        trainlog_event_begin(&w, "end");
         jw_key(&w, "best_epoch"), jw_int(&w, r->best_epoch);
         jw_key(&w, "best_val_auc"), jw_number(&w, r->best_val_auc);
         jw_key(&w, "best_val_loss"), jw_number(&w, r->best_val_loss);
@@ -668,10 +651,7 @@ int train_classifier(const TrainOptions *o, TrainResult *r) {
         jw_key(&w, "total_seconds"), jw_number(&w, r->total_seconds);
         jw_key(&w, "peak_rss_kib"), jw_int(&w, peak_rss_kib());
         if (o->out_path) jw_key(&w, "checkpoint"), jw_string(&w, o->out_path);
-        jw_object_end(&w);
-        int e = trainlog_write(&c.log, &w);
-        jw_free(&w);
-        if (e) goto done;
+        if (trainlog_event_end(&c.log, &w) != 0) goto done;
     }
     rc = 0;
 done:
