@@ -46,32 +46,23 @@ static int print_json(const KresConfig *c) {
     JsonWriter w;
     jw_init(&w);
     jw_object_begin(&w);
-    jw_key(&w, "config");
-    jw_raw(&w, cfg);
-    jw_key(&w, "params");
-    jw_int(&w, (long long)ntot);
-    jw_key(&w, "encoder_params");
-    jw_int(&w, (long long)nenc);
-    jw_key(&w, "head_params");
-    jw_int(&w, c->n_outputs > 0 ? (long long)c->n_outputs * (kres_embed_dim(c) + 1) : 0);
-    jw_key(&w, "proj_params");
-    jw_int(&w, (long long)(ntot - nenc) -
-                   (c->n_outputs > 0 ? (long long)c->n_outputs * (kres_embed_dim(c) + 1) : 0));
-    jw_key(&w, "buffers");
-    jw_int(&w, (long long)kres_num_buffers(m));
-    jw_key(&w, "embed_dim");
-    jw_int(&w, kres_embed_dim(c));
-    jw_key(&w, "macs_per_ecg");
-    jw_number(&w, kres_macs_per_example(c));
+    jw_key(&w, "config"), jw_raw(&w, cfg);
+    jw_key(&w, "params"), jw_int(&w, (long long)ntot);
+    jw_key(&w, "encoder_params"), jw_int(&w, (long long)nenc);
+    /* The rest of the non-encoder parameters is the projection head (pretraining only). */
+    const long long nhead = c->n_outputs > 0 ? (long long)c->n_outputs * (kres_embed_dim(c) + 1) : 0;
+    jw_key(&w, "head_params"), jw_int(&w, nhead);
+    jw_key(&w, "proj_params"), jw_int(&w, (long long)(ntot - nenc) - nhead);
+    jw_key(&w, "buffers"), jw_int(&w, (long long)kres_num_buffers(m));
+    jw_key(&w, "embed_dim"), jw_int(&w, kres_embed_dim(c));
+    jw_key(&w, "macs_per_ecg"), jw_number(&w, kres_macs_per_example(c));
     jw_key(&w, "tensors");
     jw_array_begin(&w);
     for (int i = 0; i < kres_num_tensors(m); i++) {
         const KresTensor *t = kres_tensor(m, i);
         jw_object_begin(&w);
-        jw_key(&w, "name");
-        jw_string(&w, t->name);
-        jw_key(&w, "kind");
-        jw_string(&w, t->kind == KRES_PARAM ? "param" : "buffer");
+        jw_key(&w, "name"), jw_string(&w, t->name);
+        jw_key(&w, "kind"), jw_string(&w, t->kind == KRES_PARAM ? "param" : "buffer");
         jw_key(&w, "shape");
         jw_array_begin(&w);
         for (int k = 0; k < t->ndim; k++) jw_int(&w, t->shape[k]);

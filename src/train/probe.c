@@ -259,6 +259,21 @@ double probe_decision(const ProbeFit *f, const float *e) {
     return s;
 }
 
+void probe_grid_write_json(JsonWriter *w, const ProbeFit *f, int with_status) {
+    /* The L-BFGS status is for the command's --json output only: checkpoint metadata has
+     * never carried it, and adding it would change existing checkpoints' bytes. */
+    jw_array_begin(w);
+    for (int k = 0; k < f->n_lambda; k++) {
+        jw_object_begin(w);
+        jw_key(w, "lambda"), jw_number(w, f->grid_lambda[k]);
+        jw_key(w, "val_auc"), jw_number(w, f->grid_val_auc[k]);
+        jw_key(w, "iters"), jw_int(w, f->grid_iters[k]);
+        if (with_status) jw_key(w, "status"), jw_int(w, f->grid_status[k]);
+        jw_object_end(w);
+    }
+    jw_array_end(w);
+}
+
 void probe_fold_back(const ProbeFit *f, float *head_w, float *head_b) {
     double b = f->b;
     for (int j = 0; j < f->d; j++) {
@@ -440,40 +455,20 @@ int probe_run(const ProbeOptions *o, ProbeResult *r) {
         jw_object_begin(&w);
         jw_key(&w, "method");
         jw_string(&w, "L2 logistic regression on standardised frozen embeddings (L-BFGS), folded back");
-        jw_key(&w, "encoder");
-        jw_string(&w, o->encoder_path);
-        jw_key(&w, "lambda");
-        jw_number(&w, r->fit.lambda);
-        jw_key(&w, "val_auc");
-        jw_number(&w, r->fit.val_auc);
-        jw_key(&w, "class_weights");
-        jw_string(&w, o->fit.balanced ? "balanced" : "none");
-        jw_key(&w, "threshold_rule");
-        jw_string(&w, o->fit.threshold_rule);
-        jw_key(&w, "label_fraction");
-        jw_number(&w, o->label_fraction);
+        jw_key(&w, "encoder"), jw_string(&w, o->encoder_path);
+        jw_key(&w, "lambda"), jw_number(&w, r->fit.lambda);
+        jw_key(&w, "val_auc"), jw_number(&w, r->fit.val_auc);
+        jw_key(&w, "class_weights"), jw_string(&w, o->fit.balanced ? "balanced" : "none");
+        jw_key(&w, "threshold_rule"), jw_string(&w, o->fit.threshold_rule);
+        jw_key(&w, "label_fraction"), jw_number(&w, o->label_fraction);
         jw_key(&w, "folds");
         jw_object_begin(&w);
-        jw_key(&w, "test");
-        jw_int(&w, o->test_fold);
-        jw_key(&w, "val");
-        jw_int(&w, o->val_fold);
+        jw_key(&w, "test"), jw_int(&w, o->test_fold);
+        jw_key(&w, "val"), jw_int(&w, o->val_fold);
         jw_object_end(&w);
-        jw_key(&w, "ntrain");
-        jw_int(&w, r->ntrain);
+        jw_key(&w, "ntrain"), jw_int(&w, r->ntrain);
         jw_key(&w, "grid");
-        jw_array_begin(&w);
-        for (int k = 0; k < r->fit.n_lambda; k++) {
-            jw_object_begin(&w);
-            jw_key(&w, "lambda");
-            jw_number(&w, r->fit.grid_lambda[k]);
-            jw_key(&w, "val_auc");
-            jw_number(&w, r->fit.grid_val_auc[k]);
-            jw_key(&w, "iters");
-            jw_int(&w, r->fit.grid_iters[k]);
-            jw_object_end(&w);
-        }
-        jw_array_end(&w);
+        probe_grid_write_json(&w, &r->fit, 0);
         jw_object_end(&w);
         probe_json = w.buf;
         char rule[64], auc_s[32], vf_s[16], tf_s[16];

@@ -80,6 +80,8 @@ typedef struct {
 int probe_fit(const float *Xtr, const int *ytr, int ntr, const float *Xva, const int *yva, int nva,
               int d, const ProbeFitOptions *o, ProbeFit *out);
 void probe_fit_free(ProbeFit *f);
+/* The lambda grid as a JSON array of {lambda, val_auc, iters[, status]} (the key is the caller's). */
+void probe_grid_write_json(JsonWriter *w, const ProbeFit *f, int with_status);
 /* Decision value s = w . (e - mu)/sd + b for one raw embedding e (d). */
 double probe_decision(const ProbeFit *f, const float *e);
 /* The fold-back into embedding space: head_w (d) and *head_b with head_w . e + head_b = s. */
