@@ -83,6 +83,12 @@ static int need_both_classes(int npos, int nneg, const char *what) {
 
 /* ---- AUC ---------------------------------------------------------------------------- */
 
+/* The prologue of every AUC entry point: valid inputs with both classes present. */
+static int auc_inputs(const float *scores, const int *labels, int n, int *npos) {
+    if (check_inputs(scores, labels, n, npos) != 0) return -1;
+    return need_both_classes(*npos, n - *npos, "AUC");
+}
+
 /* One pass over tie groups computing the AUC and (optionally) the DeLong placement
  * values summed per group. The pair credit is kept as an exact integer: twice the
  * number of (pos, neg) pairs ordered correctly plus the number of tied pairs. */
@@ -133,20 +139,14 @@ static void auc_from_sorted(const ScoreLab *a, int n, int npos, int nneg, double
     *var = s10 / npos + s01 / nneg;
 }
 
+/* The same sort-and-walk without the variance pass (auc_from_sorted skips it for NULL). */
 int roc_auc(const float *scores, const int *labels, int n, double *auc) {
-    int npos;
-    if (check_inputs(scores, labels, n, &npos) != 0) return -1;
-    if (need_both_classes(npos, n - npos, "AUC") != 0) return -1;
-    ScoreLab *a = sorted_pairs(scores, labels, n);
-    auc_from_sorted(a, n, npos, n - npos, auc, NULL);
-    free(a);
-    return 0;
+    return auc_delong(scores, labels, n, auc, NULL);
 }
 
 int auc_delong(const float *scores, const int *labels, int n, double *auc, double *var) {
     int npos;
-    if (check_inputs(scores, labels, n, &npos) != 0) return -1;
-    if (need_both_classes(npos, n - npos, "AUC") != 0) return -1;
+    if (auc_inputs(scores, labels, n, &npos) != 0) return -1;
     ScoreLab *a = sorted_pairs(scores, labels, n);
     auc_from_sorted(a, n, npos, n - npos, auc, var);
     free(a);
@@ -251,8 +251,7 @@ static void auc_bootstrap_reps(const ScoreLab *a, int n, int npos, int nneg, int
 int auc_ci_bootstrap(const float *scores, const int *labels, int n, int n_boot, uint64_t seed,
                      double *auc, double *lo, double *hi) {
     int npos;
-    if (check_inputs(scores, labels, n, &npos) != 0) return -1;
-    if (need_both_classes(npos, n - npos, "AUC") != 0) return -1;
+    if (auc_inputs(scores, labels, n, &npos) != 0) return -1;
     if (n_boot < 2) return kres_fail(NULL, "bootstrap needs at least 2 replicates, got %d", n_boot);
     ScoreLab *a = sorted_pairs(scores, labels, n);
     auc_from_sorted(a, n, npos, n - npos, auc, NULL);
@@ -271,8 +270,7 @@ static double psi(float x, float y) { return x > y ? 1.0 : (x == y ? 0.5 : 0.0);
 
 int roc_auc_naive(const float *scores, const int *labels, int n, double *auc) {
     int npos;
-    if (check_inputs(scores, labels, n, &npos) != 0) return -1;
-    if (need_both_classes(npos, n - npos, "AUC") != 0) return -1;
+    if (auc_inputs(scores, labels, n, &npos) != 0) return -1;
     double s = 0.0;
     for (int i = 0; i < n; i++)
         if (labels[i])
@@ -284,9 +282,8 @@ int roc_auc_naive(const float *scores, const int *labels, int n, double *auc) {
 
 int auc_delong_naive(const float *scores, const int *labels, int n, double *auc, double *var) {
     int npos;
-    if (check_inputs(scores, labels, n, &npos) != 0) return -1;
-    int nneg = n - npos;
-    if (need_both_classes(npos, nneg, "AUC") != 0) return -1;
+    if (auc_inputs(scores, labels, n, &npos) != 0) return -1;
+    const int nneg = n - npos;
     double *v10 = xcalloc((size_t)n, sizeof *v10), *v01 = xcalloc((size_t)n, sizeof *v01);
     double A = 0.0;
     for (int i = 0; i < n; i++)

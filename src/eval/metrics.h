@@ -74,7 +74,8 @@ void eval_write_json(JsonWriter *w, const EvalResult *r);
 /* ROC AUC = P(score_pos > score_neg) + 0.5 P(tie) (Mann-Whitney with midranks). O(n log n). */
 int roc_auc(const float *scores, const int *labels, int n, double *auc);
 /* AUC and DeLong variance via midranks (Sun & Xu 2014), O(n log n). *var is NaN when a
- * class has fewer than 2 members (the structural-component variance needs 2). */
+ * class has fewer than 2 members (the structural-component variance needs 2); var may be
+ * NULL (AUC only, as roc_auc). */
 int auc_delong(const float *scores, const int *labels, int n, double *auc, double *var);
 /* 95% DeLong CI computed on the logit scale and mapped back (always inside [0,1]);
  * falls back to the plain-scale interval clipped to [0,1] when AUC is exactly 0 or 1. */
