@@ -313,6 +313,19 @@ int auc_delong_naive(const float *scores, const int *labels, int n, double *auc,
 
 /* ---- ROC curve ---------------------------------------------------------------------- */
 
+/* One step of a walk over sorted a[] from the highest score down (e starts at n): the tie
+ * group ending before e starts at the returned index, and its members are counted into
+ * *tp / *fp, so they hold the examples with score >= that group's score. */
+static int next_group_down(const ScoreLab *a, int e, int64_t *tp, int64_t *fp) {
+    int g = e - 1;
+    while (g > 0 && a[g - 1].s == a[e - 1].s) g--;
+    for (int k = g; k < e; k++) {
+        *tp += a[k].y;
+        *fp += 1 - a[k].y;
+    }
+    return g;
+}
+
 static void roc_alloc(RocCurve *c, int m) {
     c->n = m;
     c->fpr = xmalloc((size_t)m * sizeof(double));
@@ -344,15 +357,10 @@ int roc_curve(const float *scores, const int *labels, int n, RocCurve *out) {
     out->thr[0] = INFINITY;
     /* walk groups from the highest score down: lowering the threshold to a group's score
      * turns every member of the group positive at once */
-    long tp = 0, fp = 0;
+    int64_t tp = 0, fp = 0;
     int m = 1;
     for (int e = n; e > 0;) {
-        int g = e - 1;
-        while (g > 0 && a[g - 1].s == a[e - 1].s) g--;
-        for (int k = g; k < e; k++) {
-            tp += a[k].y;
-            fp += 1 - a[k].y;
-        }
+        const int g = next_group_down(a, e, &tp, &fp);
         out->fpr[m] = (double)fp / nneg;
         out->tpr[m] = (double)tp / npos;
         out->thr[m] = a[g].s;
@@ -461,12 +469,7 @@ int choose_threshold(const float *scores, const int *labels, int n, const char *
     double best = NAN;
     int found = 0;
     for (int e = n; e > 0;) {
-        int g = e - 1;
-        while (g > 0 && a[g - 1].s == a[e - 1].s) g--;
-        for (int k = g; k < e; k++) {
-            tp += a[k].y;
-            fp += 1 - a[k].y;
-        }
+        const int g = next_group_down(a, e, &tp, &fp);
         double t = a[g].s;
         if (r.kind == THR_YOUDEN) {
             /* J * P * N = tp*N - fp*P exactly in integers; '>' keeps the highest threshold */
