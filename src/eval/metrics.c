@@ -641,59 +641,37 @@ int eval_binary(const float *scores, const int *labels, int n, double threshold,
 
 /* ---- printing ----------------------------------------------------------------------- */
 
-static void json_num_or_null(JsonWriter *w, double x) {
-    if (isfinite(x)) jw_number(w, x);
-    else jw_null(w);
-}
-
 static void json_prop(JsonWriter *w, const char *key, Prop p) {
     jw_key(w, key);
     jw_object_begin(w);
-    jw_key(w, "value");
-    json_num_or_null(w, p.p);
-    jw_key(w, "lo");
-    json_num_or_null(w, p.lo);
-    jw_key(w, "hi");
-    json_num_or_null(w, p.hi);
-    jw_key(w, "k");
-    jw_int(w, p.k);
-    jw_key(w, "n");
-    jw_int(w, p.n);
+    jw_key(w, "value"), jw_number(w, p.p);
+    jw_key(w, "lo"), jw_number(w, p.lo);
+    jw_key(w, "hi"), jw_number(w, p.hi);
+    jw_key(w, "k"), jw_int(w, p.k);
+    jw_key(w, "n"), jw_int(w, p.n);
     jw_object_end(w);
 }
 
+/* Undefined values (NaN AUC of a one-class set, an empty proportion) become null:
+ * jw_number writes every non-finite number as null. */
 void eval_write_json(JsonWriter *w, const EvalResult *r) {
     jw_object_begin(w);
-    jw_key(w, "n");
-    jw_int(w, r->n);
-    jw_key(w, "npos");
-    jw_int(w, r->npos);
-    jw_key(w, "nneg");
-    jw_int(w, r->nneg);
-    jw_key(w, "auc");
-    json_num_or_null(w, r->auc);
-    jw_key(w, "auc_lo");
-    json_num_or_null(w, r->auc_lo);
-    jw_key(w, "auc_hi");
-    json_num_or_null(w, r->auc_hi);
-    jw_key(w, "auc_se");
-    json_num_or_null(w, r->auc_se);
-    jw_key(w, "ci_method");
-    jw_string(w, r->ci_method);
-    jw_key(w, "threshold");
-    json_num_or_null(w, r->threshold);
-    jw_key(w, "threshold_rule");
-    jw_string(w, r->threshold_rule);
+    jw_key(w, "n"), jw_int(w, r->n);
+    jw_key(w, "npos"), jw_int(w, r->npos);
+    jw_key(w, "nneg"), jw_int(w, r->nneg);
+    jw_key(w, "auc"), jw_number(w, r->auc);
+    jw_key(w, "auc_lo"), jw_number(w, r->auc_lo);
+    jw_key(w, "auc_hi"), jw_number(w, r->auc_hi);
+    jw_key(w, "auc_se"), jw_number(w, r->auc_se);
+    jw_key(w, "ci_method"), jw_string(w, r->ci_method);
+    jw_key(w, "threshold"), jw_number(w, r->threshold);
+    jw_key(w, "threshold_rule"), jw_string(w, r->threshold_rule);
     jw_key(w, "confusion");
     jw_object_begin(w);
-    jw_key(w, "tp");
-    jw_int(w, r->tp);
-    jw_key(w, "fp");
-    jw_int(w, r->fp);
-    jw_key(w, "tn");
-    jw_int(w, r->tn);
-    jw_key(w, "fn");
-    jw_int(w, r->fn);
+    jw_key(w, "tp"), jw_int(w, r->tp);
+    jw_key(w, "fp"), jw_int(w, r->fp);
+    jw_key(w, "tn"), jw_int(w, r->tn);
+    jw_key(w, "fn"), jw_int(w, r->fn);
     jw_object_end(w);
     json_prop(w, "sensitivity", r->sens);
     json_prop(w, "specificity", r->spec);
@@ -702,12 +680,9 @@ void eval_write_json(JsonWriter *w, const EvalResult *r) {
     json_prop(w, "accuracy", r->acc);
     jw_key(w, "f1");
     jw_object_begin(w);
-    jw_key(w, "value");
-    json_num_or_null(w, r->f1);
-    jw_key(w, "lo");
-    json_num_or_null(w, r->f1_lo);
-    jw_key(w, "hi");
-    json_num_or_null(w, r->f1_hi);
+    jw_key(w, "value"), jw_number(w, r->f1);
+    jw_key(w, "lo"), jw_number(w, r->f1_lo);
+    jw_key(w, "hi"), jw_number(w, r->f1_hi);
     jw_key(w, "ci_method");
     jw_string(w, isnan(r->f1_lo) ? "none" : "stratified bootstrap percentile at the fixed threshold");
     jw_object_end(w);
