@@ -138,6 +138,13 @@ int load_model_config(const char *path, KresConfig *c) { return load_json_file(p
 
 int load_preprocess_config(const char *path, PreprocConfig *c) { return load_json_file(path, parse_preproc, c); }
 
+int default_log_path(const char *out, char *buf, size_t n) {
+    /* A truncated name would send the log somewhere the user never asked for. */
+    int w = snprintf(buf, n, "%s.log.jsonl", out);
+    if (w < 0 || (size_t)w >= n) return kres_fail(out, "path too long for its default log name");
+    return 0;
+}
+
 char *record_arg(const char *arg) {
     /* Users often tab-complete the header (or signal) file rather than the record name. */
     char *s = xstrdup(arg);

@@ -46,6 +46,8 @@ int arg_cache_mb(const char *cmd, const char *flag, const char *v, size_t *bytes
 /* --model-config / --preprocess files: read and parse; -1 with kres_fail naming the file. */
 int load_model_config(const char *path, KresConfig *c);
 int load_preprocess_config(const char *path, PreprocConfig *c);
+/* The default --log of a run writing out: "<out>.log.jsonl" into buf; -1 (kres_fail) if too long. */
+int default_log_path(const char *out, char *buf, size_t n);
 /* A RECORD argument as WFDB tools take it: a trailing ".hea" or ".dat" dropped (malloc'd). */
 char *record_arg(const char *arg);
 

@@ -160,7 +160,7 @@ int cmd_pretrain(int argc, char **argv) {
     }
     char logbuf[4096];
     if (!log_given) {
-        snprintf(logbuf, sizeof logbuf, "%s.log.jsonl", o.out_path);
+        if (default_log_path(o.out_path, logbuf, sizeof logbuf) != 0) return data_error();
         o.log_path = logbuf;
     }
     PretrainResult r;

@@ -423,7 +423,7 @@ static int train_main(TrainArgs *ap, int argc, char **argv) {
 
     char logbuf[4096];
     if (!log_given) {
-        snprintf(logbuf, sizeof logbuf, "%s.log.jsonl", a.o.out_path);
+        if (default_log_path(a.o.out_path, logbuf, sizeof logbuf) != 0) return data_error();
         a.o.log_path = logbuf;
     }
     TrainResult r;
