@@ -102,7 +102,11 @@ int atomic_commit(AtomicFile *af) {
     if (fflush(af->fp) != 0) ok = 0;
     if (ok && fsync(fileno(af->fp)) != 0 && errno != EINVAL) ok = 0;
     int e = errno;
-    if (fclose(af->fp) != 0) ok = 0;
+    /* Report fclose's own errno when it is the first failure (e.g. a deferred ENOSPC). */
+    if (fclose(af->fp) != 0) {
+        if (ok) e = errno;
+        ok = 0;
+    }
     af->fp = NULL;
     if (ok && rename(af->tmp_path, af->path) != 0) {
         e = errno;
