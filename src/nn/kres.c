@@ -217,7 +217,8 @@ struct Kres {
     float *params, *grads, *buffers;
     ParamViews p, g;
     BufViews b;
-    void *act_mem, *dact_mem;   /* the two flat activation allocations */
+    void *act_mem, *dact_mem;   /* the two flat activation allocations (64-byte aligned) */
+    void *act_raw, *dact_raw;   /* what calloc returned, for free() */
     size_t act_bytes, dact_bytes;
     Acts a;
     GradActs d;
@@ -620,12 +621,15 @@ static void layout_grad_acts(Kres *m, Arena *ar) {
     d->dfc1 = c->proj_hidden > 0 ? CARVE_F(ar, B * c->proj_hidden) : NULL;
 }
 
-static void *alloc_layout(Kres *m, void (*layout)(Kres *, Arena *), size_t *bytes) {
+/* Zeroed with calloc rather than memset: a large calloc maps fresh zero pages that cost no
+ * memory until written, so views a mode never touches (dropout masks and gradients in
+ * inference) stay out of the resident set. */
+static void *alloc_layout(Kres *m, void (*layout)(Kres *, Arena *), size_t *bytes, void **raw) {
     Arena ar = {NULL, 0};
     layout(m, &ar);
     *bytes = ar.off;
-    void *mem = xmalloc_aligned(ar.off);
-    memset(mem, 0, ar.off);
+    *raw = xcalloc(1, ar.off + 64);
+    char *mem = (char *)(((uintptr_t)*raw + 63) & ~(uintptr_t)63);
     ar.base = mem;
     ar.off = 0;
     layout(m, &ar);
@@ -654,8 +658,8 @@ Kres *kres_create(const KresConfig *c, int max_batch, uint64_t seed) {
     point_params(m, m->grads, &m->g);
     point_buffers(m);
     init_weights(m, seed);
-    m->act_mem = alloc_layout(m, layout_acts, &m->act_bytes);
-    m->dact_mem = alloc_layout(m, layout_grad_acts, &m->dact_bytes);
+    m->act_mem = alloc_layout(m, layout_acts, &m->act_bytes, &m->act_raw);
+    /* activation gradients: allocated by the first kres_backward (inference never needs them) */
     /* Workspace for the largest convolution. The fast backend's size is the largest any
      * backend needs, so switching backends later stays safe; it depends on the OpenMP
      * thread count, which must therefore be fixed before kres_create. */
@@ -678,8 +682,8 @@ void kres_free(Kres *m) {
     free(m->params);
     free(m->grads);
     free(m->buffers);
-    free(m->act_mem);
-    free(m->dact_mem);
+    free(m->act_raw);
+    free(m->dact_raw);
     free(m->work);
     free(m);
 }
@@ -784,6 +788,7 @@ static void zero(float *x, size_t n) { memset(x, 0, n * sizeof(float)); }
 void kres_backward(Kres *m, const float *dlogits, const float *dproj, const float *dembed) {
     const KresConfig *c = &m->cfg;
     KRES_ASSERT(m->last_B > 0 && m->last_training);
+    if (!m->dact_mem) m->dact_mem = alloc_layout(m, layout_grad_acts, &m->dact_bytes, &m->dact_raw);
     const int B = m->last_B, K = c->kernel, pad = (K - 1) / 2, S = c->downsample;
     const int E = kres_embed_dim(c), H = c->proj_hidden, nu = c->nunits;
     const float p = c->dropout;
