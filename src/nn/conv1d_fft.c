@@ -274,10 +274,63 @@ static float *workspace(size_t floats) {
 
 size_t conv1d_fft_workspace_bytes(void) { return g_ws.floats * sizeof(float); }
 
+/* Forward kernel spectra are kept per weight tensor and reused while the weights are
+ * unchanged (inference, frozen encoders): a byte comparison with a saved copy decides, so a
+ * stale spectrum can never be used. In training the comparison fails at the first weight
+ * (every step changes them) and the spectra are recomputed. */
+enum { SPEC_CACHE = 16 };
+typedef struct {
+    const float *ptr;
+    int Cout, Cin, K, N;
+    float *copy;   /* the weights the spectra were computed from */
+    float *spec;   /* kernel_spectra layout, reversed kernels */
+} SpecEntry;
+static SpecEntry g_spec[SPEC_CACHE];
+static int g_nspec, g_spec_next;
+
+static void kernel_spectra(float *KS, const float *weight, int Cout, int Cin, int K, const Plan *p,
+                           int reverse);
+
+static const float *forward_spectra(const float *weight, int Cout, int Cin, int K, const Plan *p) {
+    const size_t nw = (size_t)Cout * Cin * K;
+    SpecEntry *e = NULL;
+    for (int i = 0; i < g_nspec && !e; i++) {
+        SpecEntry *c = &g_spec[i];
+        if (c->ptr == weight && c->Cout == Cout && c->Cin == Cin && c->K == K && c->N == p->n) e = c;
+    }
+    if (e && memcmp(e->copy, weight, nw * sizeof(float)) == 0) return e->spec;
+    if (!e) {
+        if (g_nspec < SPEC_CACHE) e = &g_spec[g_nspec++];
+        else { /* many distinct layers: replace round-robin */
+            e = &g_spec[g_spec_next];
+            g_spec_next = (g_spec_next + 1) % SPEC_CACHE;
+            free(e->copy);
+            free(e->spec);
+        }
+        e->ptr = weight;
+        e->Cout = Cout;
+        e->Cin = Cin;
+        e->K = K;
+        e->N = p->n;
+        e->copy = xmalloc_aligned(nw * sizeof(float));
+        e->spec = xmalloc_aligned((size_t)(p->n / 2 + 1) * 2 * round16((size_t)Cout * Cin) *
+                                  sizeof(float));
+    }
+    memcpy(e->copy, weight, nw * sizeof(float));
+    kernel_spectra(e->spec, weight, Cout, Cin, K, p, 1); /* correlation = convolution, reversed */
+    return e->spec;
+}
+
 void conv1d_fft_release(void) {
     free(g_ws.base);
     g_ws.base = NULL;
     g_ws.floats = 0;
+    for (int i = 0; i < g_nspec; i++) {
+        free(g_spec[i].copy);
+        free(g_spec[i].spec);
+    }
+    memset(g_spec, 0, sizeof g_spec);
+    g_nspec = g_spec_next = 0;
 }
 
 /* Geometry shared by forward and backward. */
@@ -410,9 +463,9 @@ void conv1d_fft_forward(float *out, const float *inp, const float *weight, const
     const size_t nw = (size_t)Cout * Cin, ncol = round16(nw), kss = (size_t)g.bins * 2 * ncol;
     const size_t xs = (size_t)g.bins * 2 * Cin * g.nbp, ys = (size_t)g.bins * 2 * Cout * g.nbp;
     const size_t per = xs + ys;
-    float *ws = workspace(kss + g.nt * per);
-    float *KS = ws, *thread_ws = ws + kss;
-    kernel_spectra(KS, weight, Cout, Cin, K, p, 1); /* correlation = convolution, reversed */
+    (void)kss;
+    float *thread_ws = workspace(g.nt * per);
+    const float *KS = forward_spectra(weight, Cout, Cin, K, p);
 #pragma omp parallel num_threads(g.nt)
     {
         const int tid = omp_get_thread_num();

@@ -23,7 +23,9 @@
  * (relative error ~1e-6 of the output scale).
  *
  * Workspace: an internal arena that grows the first time a larger shape is seen (warm-up),
- * then is reused; not reentrant (one caller at a time). */
+ * then is reused; not reentrant (one caller at a time). The forward kernel spectra are also
+ * kept per weight tensor (up to 16) with a copy of the weights they came from, and reused
+ * while a byte comparison shows the weights unchanged (inference); training recomputes them. */
 #ifndef KRES_NN_CONV1D_FFT_H
 #define KRES_NN_CONV1D_FFT_H
 
@@ -45,7 +47,7 @@ void conv1d_fft_backward(float *dinp, float *dweight, float *dbias, const float 
                          const float *inp, const float *weight,
                          int B, int Cin, int Cout, int L, int K, int pad, int N);
 
-/* Bytes currently held by the workspace arena, and its release. */
+/* Bytes currently held by the workspace arena, and its release (with the spectra cache). */
 size_t conv1d_fft_workspace_bytes(void);
 void conv1d_fft_release(void);
 
