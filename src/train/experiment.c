@@ -1270,7 +1270,7 @@ static int write_reports(Ctx *c) {
         }
         fprintf(f, "\n## Every run\n\n");
         fprintf(f, "| run | n_train (pos/neg) | AUC [95%% CI] | sensitivity [CI] | specificity [CI] | PPV | NPV | "
-                   "threshold | train time |\n");
+                   "threshold | wall time |\n");
         fprintf(f, "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
         for (int r = 0; r < R; r++)
             for (int fi = 0; fi < F; fi++)
