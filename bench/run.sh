@@ -15,7 +15,8 @@
 # Environment: BUILD (build dir, default build), KRES_PYTHON (default /usr/bin/python3),
 # THREADS (2), BATCH (64), REPS (5), WARMUP (1), ROUNDS (2), MODES ("train infer latency"),
 # BENCH_OUT (results folder, default $BUILD/bench), ACCURACY=1 adds the bf16-vs-fp32 training
-# check (only meaningful where bf16 is native).
+# check (only meaningful where bf16 is native), KRES_LIB_PATH (an LD_LIBRARY_PATH for the kres
+# binary only, e.g. libraries carried to a machine without them; PyTorch keeps its own).
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -28,6 +29,8 @@ ROUNDS=${ROUNDS:-2}
 MODES=${MODES:-train infer latency}
 OUT=${BENCH_OUT:-$BUILD/bench}
 BIN=$BUILD/bench_kres
+KENV=()
+[ -n "${KRES_LIB_PATH:-}" ] && KENV=(env "LD_LIBRARY_PATH=$KRES_LIB_PATH")
 
 if ! "$PY" -c "import torch, numpy" >/dev/null 2>&1; then
     echo "bench: $PY cannot import torch; installing it (scripts/setup.sh --bench)"
@@ -42,9 +45,11 @@ RES=$OUT/results.jsonl
 NCPU=$(nproc)
 [ "$THREADS" -gt "$NCPU" ] && THREADS=$NCPU
 PIN=""
-if command -v taskset >/dev/null 2>&1; then PIN="taskset -c 0-$((THREADS - 1))"; fi
 PIN1=""
-if command -v taskset >/dev/null 2>&1; then PIN1="taskset -c 0"; fi
+if command -v taskset >/dev/null 2>&1 && taskset -c 0 true 2>/dev/null; then
+    PIN="taskset -c 0-$((THREADS - 1))"
+    PIN1="taskset -c 0"
+fi
 
 # Machine facts into the results (the summary prints them).
 {
@@ -53,14 +58,14 @@ if command -v taskset >/dev/null 2>&1; then PIN1="taskset -c 0"; fi
     dnnl=$(dpkg-query -W -f='${Version}' libdnnl2 2>/dev/null || echo "?")
     oblas=$(dpkg-query -W -f='${Version}' libopenblas0-pthread 2>/dev/null || echo "?")
     torchv=$("$PY" -c "import torch; print(torch.__version__)" 2>/dev/null || echo "?")
+    [ -n "${KRES_LIB_PATH:-}" ] && dnnl="$dnnl (carried)" && oblas="$oblas (carried)"
     printf '{"mode": "machine", "cpu": "%s", "flags": "%s", "cpus": %d, "threads": %d, "batch": %d, "reps": %d, "warmup": %d, "rounds": %d, "onednn": "%s", "openblas": "%s", "torch": "%s", "openblas_coretype": "%s", "load_before": "%s"}\n' \
         "$model" "$flags" "$NCPU" "$THREADS" "$BATCH" "$REPS" "$WARMUP" "$ROUNDS" "$dnnl" "$oblas" "$torchv" \
         "${OPENBLAS_CORETYPE:-}" "$(cut -d' ' -f1-3 /proc/loadavg)"
 } >> "$RES"
 
 BF16=0
-"$BIN" --mode gemm --reps 1 --warmup 0 --gemm-n 64 >/dev/null 2>&1 || true
-if "$BIN" --mode infer --backend dnnl --precision auto --batch 1 --reps 1 --warmup 0 --len 256 2>&1 \
+if "${KENV[@]}" "$BIN" --mode infer --backend dnnl --precision auto --batch 1 --reps 1 --warmup 0 --len 256 2>&1 \
         | grep -q 'precision auto -> bf16'; then
     BF16=1
 fi
@@ -82,8 +87,8 @@ run() { # label round cmd...
 
 # GEMM peak for the GFLOP/s comparison.
 export OMP_NUM_THREADS=$THREADS
-run "gemm sgemm ${THREADS}t" 0 $PIN "$BIN" --mode gemm --reps "$REPS" --warmup "$WARMUP"
-OMP_NUM_THREADS=1 run "gemm sgemm 1t" 0 $PIN1 "$BIN" --mode gemm --reps "$REPS" --warmup "$WARMUP"
+run "gemm sgemm ${THREADS}t" 0 $PIN "${KENV[@]}" "$BIN" --mode gemm --reps "$REPS" --warmup "$WARMUP"
+OMP_NUM_THREADS=1 run "gemm sgemm 1t" 0 $PIN1 "${KENV[@]}" "$BIN" --mode gemm --reps "$REPS" --warmup "$WARMUP"
 
 for round in $(seq 1 "$ROUNDS"); do
     echo "bench: round $round of $ROUNDS (load $(cut -d' ' -f1-3 /proc/loadavg))"
@@ -92,18 +97,18 @@ for round in $(seq 1 "$ROUNDS"); do
         k=(--mode "$mode" --batch "$BATCH" --reps "$REPS" --warmup "$WARMUP")
         p=(--mode "$mode" --batch "$BATCH" --reps "$REPS" --warmup "$WARMUP" --threads "$t")
         export OMP_NUM_THREADS=$t
-        run "$mode kres fast fp32" "$round" $pin "$BIN" "${k[@]}" --backend fast --precision fp32
+        run "$mode kres fast fp32" "$round" $pin "${KENV[@]}" "$BIN" "${k[@]}" --backend fast --precision fp32
         run "$mode torch fp32" "$round" $pin "$PY" bench/twin_bench.py "${p[@]}"
-        run "$mode kres dnnl fp32" "$round" $pin "$BIN" "${k[@]}" --backend dnnl --precision fp32
+        run "$mode kres dnnl fp32" "$round" $pin "${KENV[@]}" "$BIN" "${k[@]}" --backend dnnl --precision fp32
         if [ $BF16 = 1 ]; then
             run "$mode torch bf16" "$round" $pin "$PY" bench/twin_bench.py "${p[@]}" --bf16
-            run "$mode kres dnnl bf16" "$round" $pin "$BIN" "${k[@]}" --backend dnnl --precision bf16
+            run "$mode kres dnnl bf16" "$round" $pin "${KENV[@]}" "$BIN" "${k[@]}" --backend dnnl --precision bf16
         fi
     done
 done
 if [ "${ACCURACY:-0}" = 1 ]; then
     export OMP_NUM_THREADS=$THREADS
-    "$BIN" --mode accuracy --len 256 --batch 32 --steps "${ACC_STEPS:-60}" 2>>"$OUT/stderr.log" \
+    "${KENV[@]}" "$BIN" --mode accuracy --len 256 --batch 32 --steps "${ACC_STEPS:-60}" 2>>"$OUT/stderr.log" \
         | sed 's/^{/{"label": "accuracy", "round": 0, /' >> "$RES" || true
 fi
 printf '{"mode": "machine_end", "load_after": "%s"}\n' "$(cut -d' ' -f1-3 /proc/loadavg)" >> "$RES"

@@ -217,23 +217,50 @@ static void conv_op_desc(dnnl_convolution_desc_t *cd, const Key *k, int dir) {
             cd, dnnl_convolution_direct, &src, &wei, pb, &dst, strides, pl, pr));
 }
 
-static Entry *build_entry(const Key *k) {
+/* Primitive descriptor for key k (and its forward hint, for backward directions), or a
+ * oneDNN status other than success. */
+static dnnl_status_t make_pd(const Key *k, dnnl_primitive_attr_t attr, dnnl_primitive_desc_t *pd,
+                             dnnl_primitive_desc_t *hint) {
+    dnnl_convolution_desc_t cd;
+    conv_op_desc(&cd, k, k->dir);
+    *hint = NULL;
+    if (k->dir != DIR_FWD) { /* backward primitives need the forward one as a hint */
+        dnnl_convolution_desc_t fd;
+        conv_op_desc(&fd, k, DIR_FWD);
+        dnnl_status_t st = dnnl_primitive_desc_create(hint, &fd, NULL, G.engine, NULL);
+        if (st != dnnl_success) return st;
+    }
+    dnnl_status_t st = dnnl_primitive_desc_create(pd, &cd, attr, G.engine, *hint);
+    if (st != dnnl_success && *hint) {
+        dnnl_primitive_desc_destroy(*hint);
+        *hint = NULL;
+    }
+    return st;
+}
+
+static Entry *build_entry(const Key *key) {
     ensure_engine();
     Entry *e = xcalloc(1, sizeof *e);
-    e->key = *k;
+    e->key = *key;
+    Key kk = *key;
+    const Key *k = &kk;
     dnnl_primitive_attr_t attr;
     DNNL_CHECK(dnnl_primitive_attr_create(&attr));
     /* scratchpad from our arena instead of a per-execution allocation inside oneDNN */
     DNNL_CHECK(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user));
-    dnnl_convolution_desc_t cd;
-    conv_op_desc(&cd, k, k->dir);
     dnnl_primitive_desc_t hint = NULL, pd;
-    if (k->dir != DIR_FWD) { /* backward primitives need the forward one as a hint */
-        dnnl_convolution_desc_t fd;
-        conv_op_desc(&fd, k, DIR_FWD);
-        DNNL_CHECK(dnnl_primitive_desc_create(&hint, &fd, NULL, G.engine, NULL));
+    dnnl_status_t st = make_pd(k, attr, &pd, &hint);
+    if (st == dnnl_unimplemented && kk.prec == NN_PREC_BF16) {
+        /* no bf16 kernel for this shape (oneDNN has gaps, e.g. odd channel counts on some
+         * ISAs): this one convolution runs in fp32, and we say so once */
+        static int warned;
+        if (!warned++)
+            fprintf(stderr, "kres: note: oneDNN has no bf16 kernel for a %d->%d conv (K %d, "
+                            "stride %d); running it in fp32\n", kk.Cin, kk.Cout, kk.K, kk.S);
+        kk.prec = NN_PREC_FP32;
+        st = make_pd(k, attr, &pd, &hint);
     }
-    DNNL_CHECK(dnnl_primitive_desc_create(&pd, &cd, attr, G.engine, hint));
+    if (st != dnnl_success) dnnl_die("dnnl_primitive_desc_create(convolution)", st, __FILE__, __LINE__);
     const char *impl = NULL;
     DNNL_CHECK(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl));
     snprintf(e->impl, sizeof e->impl, "%s", impl ? impl : "?");

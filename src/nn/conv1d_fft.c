@@ -390,12 +390,12 @@ static void complex_gemm(int transA, int m, int n, int k, const float *Ar, const
     cblas_sgemm(CblasRowMajor, ta, CblasNoTrans, m, n, k, 1.0f, Ai, lda, Br, ldb, 1.0f, Ci, ldc);
 }
 
-/* Spectra of the windows of channel rows `base + (b * C + c) * len` for the chunk's columns
- * (col = (b - b0) * nblk + j): window j starts at j * step + shift and keeps nvalid samples.
- * Stored stacked per bin: (2C, nbp) = [real rows; imaginary rows]. */
-static void window_spectra(float *S, const float *base, int C, int len, int b0, int ncols,
-                           const Geo *g, int step, int shift, int nvalid, const Plan *p) {
-    for (int c = 0; c < C; c++) {
+/* Spectra of the windows of channel rows `base + (b * C + c) * len`, c in [c0, c1), for the
+ * chunk's columns (col = (b - b0) * nblk + j): window j starts at j * step + shift and keeps
+ * nvalid samples. Stored stacked per bin: (2C, nbp) = [real rows; imaginary rows]. */
+static void window_spectra(float *S, const float *base, int C, int c0, int c1, int len, int b0,
+                           int ncols, const Geo *g, int step, int shift, int nvalid, const Plan *p) {
+    for (int c = c0; c < c1; c++) {
         const Planes d = {S + (size_t)c * g->nbp, 2 * (size_t)C * g->nbp, (size_t)C * g->nbp};
         for (int col0 = 0; col0 < ncols; col0 += WIN) {
             v8 re[NMAX], im[NMAX];
@@ -474,7 +474,7 @@ void conv1d_fft_forward(float *out, const float *inp, const float *weight, const
         const size_t xb = 2 * (size_t)Cin * g.nbp, yb = 2 * (size_t)Cout * g.nbp;
         for (int b0 = b_lo; b0 < b_hi; b0 += g.chunk) {
             const int ncols = min_i(g.chunk, b_hi - b0) * g.nblk;
-            window_spectra(X, inp, Cin, L, b0, ncols, &g, g.M, -pad, N, p);
+            window_spectra(X, inp, Cin, 0, Cin, L, b0, ncols, &g, g.M, -pad, N, p);
             for (int f = 0; f < g.bins; f++) { /* Y_f (Cout, cols) = W_f (Cout, Cin) X_f */
                 const float *kr = KS + f * 2 * ncol, *xr = X + f * xb;
                 float *yr = Y + f * yb;
@@ -495,6 +495,54 @@ void conv1d_fft_forward(float *out, const float *inp, const float *weight, const
 
 /* ---------------------------------------------------------------- backward ---------- */
 
+/* Weight-gradient spectra -> dweight: G_f (2Cin, 2Cout) = [Xr; Xi] [DYr; DYi]^T summed over
+ * the np partials at G0 + t * pstride (in order), combined into conj(DY) X form
+ * (DWr = Gr,r + Gi,i, DWi = Gi,r - Gr,i) stored planar in KS (column c * Cout + o), then one
+ * inverse transform per (c, o) pair: dw[o, c, k] += IDFT[k]. Runs inside a parallel region. */
+static void wgrad_finish(float *dweight, float *KS, const float *G0, size_t pstride, int np,
+                         int Cin, int Cout, int K, const Plan *p) {
+    const size_t nw = (size_t)Cout * Cin, ncol = round16(nw), ldg = 2 * (size_t)Cout;
+    const int bins = p->n / 2 + 1;
+#pragma omp for schedule(static)
+    for (int f = 0; f < bins; f++) {
+        float *dr = KS + (size_t)f * 2 * ncol, *di = dr + ncol;
+        for (int c = 0; c < Cin; c++)
+            for (int o = 0; o < Cout; o++) {
+                float grr = 0, gii = 0, gir = 0, gri = 0;
+                for (int t = 0; t < np; t++) {
+                    const float *Gt = G0 + (size_t)t * pstride + (size_t)f * 4 * nw;
+                    grr += Gt[(size_t)c * ldg + o];
+                    gii += Gt[(size_t)(Cin + c) * ldg + Cout + o];
+                    gir += Gt[(size_t)(Cin + c) * ldg + o];
+                    gri += Gt[(size_t)c * ldg + Cout + o];
+                }
+                dr[(size_t)c * Cout + o] = grr + gii;
+                di[(size_t)c * Cout + o] = gir - gri;
+            }
+    }
+    const int groups = (int)(ncol / WIN);
+    const float scale = 1.0f / (float)p->n;
+    const Planes dws = {KS, 2 * ncol, ncol};
+#pragma omp for schedule(static)
+    for (int gi = 0; gi < groups; gi++) {
+        v8 re[NMAX], im[NMAX];
+        Dst dst[WIN];
+        for (int w = 0; w < WIN; w++) {
+            size_t idx = (size_t)gi * WIN + w; /* idx = c * Cout + o */
+            dst[w].row = NULL;
+            dst[w].count = 0;
+            if (idx < nw) {
+                size_t c = idx / Cout, o = idx % Cout;
+                dst[w].row = dweight + (o * Cin + c) * K;
+                dst[w].count = K;
+            }
+        }
+        gather_spectra(re, im, p, dws, (size_t)gi * WIN, (int)(nw - (size_t)gi * WIN));
+        fft_lanes(re, im, p, 1);
+        write_windows(re, im, dst, 0, scale, 1);
+    }
+}
+
 void conv1d_fft_backward(float *dinp, float *dweight, float *dbias, const float *dout,
                          const float *inp, const float *weight,
                          int B, int Cin, int Cout, int L, int K, int pad, int N) {
@@ -503,92 +551,87 @@ void conv1d_fft_backward(float *dinp, float *dweight, float *dbias, const float 
     KRES_ASSERT(Lo >= 1 && K >= 1 && pad >= 0);
     const Plan *p = plan_for(N);
     pthread_once(&g_blas_once, blas_single_thread);
-    Geo g;
+    Geo g, ga;
     geometry(&g, B, L, Lo, K, N);
     const size_t nw = (size_t)Cout * Cin, ncol = round16(nw);
     const size_t kss = (size_t)g.bins * 2 * ncol; /* kernel spectra, later the dW spectra */
     const size_t xs = (size_t)g.bins * 2 * Cin * g.nbp, ys = (size_t)g.bins * 2 * Cout * g.nbp;
     const size_t gs = dweight ? (size_t)g.bins * 4 * nw : 0;
-    const size_t per = xs + ys + gs;
-    float *ws = workspace(kss + g.nt * per);
-    float *KS = ws, *thread_ws = ws + kss;
-    if (dinp) kernel_spectra(KS, weight, Cout, Cin, K, p, 0);
+    /* Weight gradient: per-thread partials over example chunks (reduced in thread order), or,
+     * where the whole batch's spectra are smaller than the partials (short signals, many
+     * threads, wide layers), the batch's spectra at once and the GEMMs split by bin: no
+     * partials, no reduction, bits independent of the thread count. */
+    ga = g;
+    ga.chunk = ga.per_thread = B;
+    ga.nbp = round16((size_t)B * g.nblk);
+    const size_t xa = (size_t)g.bins * 2 * Cin * ga.nbp, ya = (size_t)g.bins * 2 * Cout * ga.nbp;
+    const int bybin = dweight && g.nt > 1 && xa + ya < (size_t)g.nt * gs;
+    const size_t per = (dinp || !bybin ? xs + ys : 0) + (bybin ? 0 : gs);
+    const size_t shared = bybin ? xa + ya + gs : 0;
+    float *ws = workspace(kss + shared + g.nt * per);
+    float *KS = ws, *XA = ws + kss, *YA = XA + xa, *GA = YA + ya, *thread_ws = ws + kss + shared;
+    if (dweight && bybin) {
+        const int ncols = B * g.nblk;
+        const size_t xb = 2 * (size_t)Cin * ga.nbp, yb = 2 * (size_t)Cout * ga.nbp;
 #pragma omp parallel num_threads(g.nt)
-    {
-        const int tid = omp_get_thread_num();
-        float *X = thread_ws + (size_t)tid * per, *D = X + xs, *G = D + ys;
-        const int b_lo = tid * g.per_thread, b_hi = min_i(b_lo + g.per_thread, B);
-        const size_t xb = 2 * (size_t)Cin * g.nbp, yb = 2 * (size_t)Cout * g.nbp;
-        if (dweight) memset(G, 0, gs * sizeof(float));
-        for (int b0 = b_lo; b0 < b_hi; b0 += g.chunk) {
-            const int ncols = min_i(g.chunk, b_hi - b0) * g.nblk;
-            if (dweight) {
-                /* G_f (2Cin, 2Cout) += [Xr; Xi] [DYr; DYi]^T over the chunk's windows, with
-                 * the dy blocks of M samples zero-padded to N (no circular wrap-around) */
-                window_spectra(X, inp, Cin, L, b0, ncols, &g, g.M, -pad, N, p);
-                window_spectra(D, dout, Cout, Lo, b0, ncols, &g, g.M, 0, g.M, p);
-                for (int f = 0; f < g.bins; f++)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 2 * Cin, 2 * Cout, ncols,
-                                1.0f, X + f * xb, (int)g.nbp, D + f * yb, (int)g.nbp, 1.0f,
-                                G + f * 4 * nw, 2 * Cout);
+        {
+#pragma omp for schedule(static)
+            for (int c = 0; c < Cin + Cout; c++) {
+                if (c < Cin)
+                    window_spectra(XA, inp, Cin, c, c + 1, L, 0, ncols, &ga, g.M, -pad, N, p);
+                else
+                    window_spectra(YA, dout, Cout, c - Cin, c - Cin + 1, Lo, 0, ncols, &ga, g.M, 0,
+                                   g.M, p);
             }
-            if (dinp) {
-                /* DX_f (Cin, cols) = W_f^T DY_f with the dy windows covering every tap that
-                 * reaches the block: dy[jM + P - K + 1 .. + N) */
-                window_spectra(D, dout, Cout, Lo, b0, ncols, &g, g.M, pad - K + 1, N, p);
-                for (int f = 0; f < g.bins; f++) {
-                    const float *kr = KS + f * 2 * ncol, *dr = D + f * yb;
-                    float *xr = X + f * xb;
-                    complex_gemm(1, Cin, ncols, Cout, kr, kr + ncol, Cin, dr,
-                                 dr + (size_t)Cout * g.nbp, (int)g.nbp, xr, xr + (size_t)Cin * g.nbp,
-                                 (int)g.nbp);
-                }
-                window_outputs(dinp, X, Cin, L, b0, ncols, &g, p, 1);
-            }
+#pragma omp for schedule(static)
+            for (int f = 0; f < g.bins; f++)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 2 * Cin, 2 * Cout, ncols, 1.0f,
+                            XA + f * xb, (int)ga.nbp, YA + f * yb, (int)ga.nbp, 0.0f,
+                            GA + f * 4 * nw, 2 * Cout);
+            wgrad_finish(dweight, KS, GA, 0, 1, Cin, Cout, K, p);
         }
-        if (dweight) {
-            /* Sum the per-thread G partials in thread order (deterministic for a thread
-             * count) into conj(DY) X form: DWr = Gr,r + Gi,i, DWi = Gi,r - Gr,i, stored
-             * planar with column c * Cout + o; then one inverse transform per pair. */
-#pragma omp barrier
-            const size_t ldg = 2 * (size_t)Cout;
-#pragma omp for schedule(static)
-            for (int f = 0; f < g.bins; f++) {
-                float *dr = KS + (size_t)f * 2 * ncol, *di = dr + ncol;
-                for (int c = 0; c < Cin; c++)
-                    for (int o = 0; o < Cout; o++) {
-                        float grr = 0, gii = 0, gir = 0, gri = 0;
-                        for (int t = 0; t < g.nt; t++) {
-                            const float *Gt = thread_ws + (size_t)t * per + xs + ys + (size_t)f * 4 * nw;
-                            grr += Gt[(size_t)c * ldg + o];
-                            gii += Gt[(size_t)(Cin + c) * ldg + Cout + o];
-                            gir += Gt[(size_t)(Cin + c) * ldg + o];
-                            gri += Gt[(size_t)c * ldg + Cout + o];
-                        }
-                        dr[(size_t)c * Cout + o] = grr + gii;
-                        di[(size_t)c * Cout + o] = gir - gri;
-                    }
-            }
-            const int groups = (int)(ncol / WIN);
-            const float scale = 1.0f / (float)N;
-            const Planes dws = {KS, 2 * ncol, ncol};
-#pragma omp for schedule(static)
-            for (int gi = 0; gi < groups; gi++) {
-                v8 re[NMAX], im[NMAX];
-                Dst dst[WIN];
-                for (int w = 0; w < WIN; w++) {
-                    size_t idx = (size_t)gi * WIN + w; /* idx = c * Cout + o */
-                    dst[w].row = NULL;
-                    dst[w].count = 0;
-                    if (idx < nw) {
-                        size_t c = idx / Cout, o = idx % Cout;
-                        dst[w].row = dweight + (o * Cin + c) * K;
-                        dst[w].count = K;
-                    }
+    }
+    if (dinp) kernel_spectra(KS, weight, Cout, Cin, K, p, 0);
+    if (dinp || (dweight && !bybin)) {
+#pragma omp parallel num_threads(g.nt)
+        {
+            const int tid = omp_get_thread_num();
+            float *X = thread_ws + (size_t)tid * per, *D = X + xs, *G = D + ys;
+            const int b_lo = tid * g.per_thread, b_hi = min_i(b_lo + g.per_thread, B);
+            const size_t xb = 2 * (size_t)Cin * g.nbp, yb = 2 * (size_t)Cout * g.nbp;
+            const int wg = dweight && !bybin;
+            if (wg) memset(G, 0, gs * sizeof(float));
+            for (int b0 = b_lo; b0 < b_hi; b0 += g.chunk) {
+                const int ncols = min_i(g.chunk, b_hi - b0) * g.nblk;
+                if (wg) {
+                    /* G_f (2Cin, 2Cout) += [Xr; Xi] [DYr; DYi]^T over the chunk's windows,
+                     * the dy blocks of M samples zero-padded to N (no circular wrap-around) */
+                    window_spectra(X, inp, Cin, 0, Cin, L, b0, ncols, &g, g.M, -pad, N, p);
+                    window_spectra(D, dout, Cout, 0, Cout, Lo, b0, ncols, &g, g.M, 0, g.M, p);
+                    for (int f = 0; f < g.bins; f++)
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 2 * Cin, 2 * Cout,
+                                    ncols, 1.0f, X + f * xb, (int)g.nbp, D + f * yb, (int)g.nbp,
+                                    1.0f, G + f * 4 * nw, 2 * Cout);
                 }
-                gather_spectra(re, im, p, dws, (size_t)gi * WIN, (int)(nw - (size_t)gi * WIN));
-                fft_lanes(re, im, p, 1);
-                write_windows(re, im, dst, 0, scale, 1);
+                if (dinp) {
+                    /* DX_f (Cin, cols) = W_f^T DY_f with the dy windows covering every tap
+                     * that reaches the block: dy[jM + P - K + 1 .. + N) */
+                    window_spectra(D, dout, Cout, 0, Cout, Lo, b0, ncols, &g, g.M, pad - K + 1, N,
+                                   p);
+                    for (int f = 0; f < g.bins; f++) {
+                        const float *kr = KS + f * 2 * ncol, *dr = D + f * yb;
+                        float *xr = X + f * xb;
+                        complex_gemm(1, Cin, ncols, Cout, kr, kr + ncol, Cin, dr,
+                                     dr + (size_t)Cout * g.nbp, (int)g.nbp, xr,
+                                     xr + (size_t)Cin * g.nbp, (int)g.nbp);
+                    }
+                    window_outputs(dinp, X, Cin, L, b0, ncols, &g, p, 1);
+                }
+            }
+            if (wg) {
+#pragma omp barrier
+                /* the kernel spectra in KS are no longer needed: they become the dW spectra */
+                wgrad_finish(dweight, KS, thread_ws + xs + ys, per, g.nt, Cin, Cout, K, p);
             }
         }
     }
