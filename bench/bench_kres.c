@@ -17,6 +17,7 @@
  *   bench_kres --mode train --backend dnnl --precision auto --batch 64 --reps 7
  */
 #include <cblas.h>
+#include <dnnl.h>
 #include <math.h>
 #include <time.h>
 #include <omp.h>
@@ -87,10 +88,12 @@ static int run_gemm(const Opts *o) {
     double med, lo, hi;
     stats(t, o->reps, &med, &lo, &hi);
     char *core = getenv("OPENBLAS_CORETYPE");
+    const dnnl_version_t *dv = dnnl_version();
     printf("{\"impl\": \"openblas\", \"mode\": \"gemm\", \"n\": %d, \"threads\": %d, "
-           "\"openblas_config\": \"%s\", \"openblas_coretype\": \"%s\", \"seconds\": %.6f, "
-           "\"gflops\": %.2f}\n",
-           n, nt, openblas_get_config(), core ? core : "", med, 2.0 * n * n * n / med * 1e-9);
+           "\"openblas_config\": \"%s\", \"openblas_coretype\": \"%s\", \"onednn\": \"%d.%d.%d\", "
+           "\"seconds\": %.6f, \"gflops\": %.2f}\n",
+           n, nt, openblas_get_config(), core ? core : "", dv->major, dv->minor, dv->patch, med,
+           2.0 * n * n * n / med * 1e-9);
     free(a);
     free(b);
     free(c);

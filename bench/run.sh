@@ -51,6 +51,25 @@ if command -v taskset >/dev/null 2>&1 && taskset -c 0 true 2>/dev/null; then
     PIN1="taskset -c 0"
 fi
 
+CORETYPE_SET=${OPENBLAS_CORETYPE:-}
+# OpenBLAS 0.3.21's runtime dispatch does not know every CPU (under some hypervisors it saw
+# a Sapphire Rapids as "Prescott" and ran a generic SSE3 kernel at 1/8 speed). Where it
+# reports such a core on a CPU with AVX2/AVX-512, name the right one for kres's OpenBLAS
+# (the fast backend; PyTorch brings its own BLAS). An OPENBLAS_CORETYPE already set wins.
+if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+    core=$("${KENV[@]}" "$BIN" --mode gemm --reps 1 --warmup 0 --gemm-n 64 2>/dev/null | sed -E 's/.*DYNAMIC_ARCH NO_AFFINITY ([A-Za-z0-9]+) .*/\1/')
+    want=""
+    if grep -qw avx512f /proc/cpuinfo; then want=SkylakeX; elif grep -qw avx2 /proc/cpuinfo; then want=Haswell; fi
+    case "$core" in
+        Prescott|Core2|Penryn|Dunnington|Nehalem|Katmai|Coppermine|Northwood|Atom|Banias)
+            if [ -n "$want" ]; then
+                echo "bench: OpenBLAS detected core '$core' on a CPU with $want-class SIMD: OPENBLAS_CORETYPE=$want for kres"
+                KENV=(env "OPENBLAS_CORETYPE=$want" "${KENV[@]}")
+                CORETYPE_SET="$want (set by bench/run.sh: OpenBLAS saw $core)"
+            fi ;;
+    esac
+fi
+
 # Machine facts into the results (the summary prints them).
 {
     model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
@@ -61,7 +80,7 @@ fi
     [ -n "${KRES_LIB_PATH:-}" ] && dnnl="$dnnl (carried)" && oblas="$oblas (carried)"
     printf '{"mode": "machine", "cpu": "%s", "flags": "%s", "cpus": %d, "threads": %d, "batch": %d, "reps": %d, "warmup": %d, "rounds": %d, "onednn": "%s", "openblas": "%s", "torch": "%s", "openblas_coretype": "%s", "load_before": "%s"}\n' \
         "$model" "$flags" "$NCPU" "$THREADS" "$BATCH" "$REPS" "$WARMUP" "$ROUNDS" "$dnnl" "$oblas" "$torchv" \
-        "${OPENBLAS_CORETYPE:-}" "$(cut -d' ' -f1-3 /proc/loadavg)"
+        "$CORETYPE_SET" "$(cut -d' ' -f1-3 /proc/loadavg)"
 } >> "$RES"
 
 BF16=0

@@ -41,6 +41,9 @@ def main(path):
     gemm_n = f"gemm sgemm {machine.get('threads')}t"
     g_mt, g_1t = med(gemm_n, "gflops"), med("gemm sgemm 1t", "gflops")
     if g_mt:
+        cfg = rows[gemm_n][0]
+        print(f"libraries loaded by kres: {cfg.get('openblas_config', '?')}; oneDNN "
+              f"{cfg.get('onednn', '?')}")
         print(f"sgemm 1024^3 (OpenBLAS): {g_mt:.1f} GFLOP/s at {machine.get('threads')} threads, "
               f"{g_1t or 0:.1f} GFLOP/s at 1 thread")
     print()

@@ -64,7 +64,7 @@ def main():
             loss = F.binary_cross_entropy_with_logits(logits.float(), y)
             loss.backward()
             opt.step()
-            check = float(loss)
+            check = loss.item()
         else:
             with torch.inference_mode(), amp:
                 check = float(model(x)["logits"][0, 0])

@@ -391,6 +391,98 @@ static void run_entry(Entry *e, void *const ptr[MAX_SLOTS]) {
     DNNL_CHECK(dnnl_stream_wait(G.stream));
 }
 
+/* ---------------------------------------------------------------- 1x1 convolutions ---- */
+/* A 1x1, stride-1, unpadded convolution is one GEMM per example: y_b = W x_b. oneDNN's
+ * version reorders into blocked layouts around its 1x1 kernel (five parallel regions per call,
+ * each a wait for a preempted thread on a busy machine), so in fp32 these run here: one
+ * parallel region over examples, each a single-threaded oneDNN sgemm (JIT for this CPU).
+ * The weight gradient sums per-thread partials in thread order (deterministic). */
+static int is_pointwise(int K, int stride, int pad) { return K == 1 && stride == 1 && pad == 0; }
+
+/* Below ~16M multiply-adds (about half a millisecond on one core) a second thread costs more
+ * in wake-up and barrier time than it saves, all the more on a shared machine. */
+static int pw_threads(int B, int Cin, int Cout, int L) {
+    double macs = (double)B * Cin * Cout * L;
+    int nt = macs < 16e6 ? 1 : omp_get_max_threads();
+    return nt > B ? B : nt;
+}
+
+static float *g_pw_ws;
+static size_t g_pw_n;
+
+static float *pw_workspace(size_t n) { /* grows during warm-up only; caller holds the lock */
+    if (n > g_pw_n) {
+        free(g_pw_ws);
+        g_pw_ws = xmalloc_aligned(n * sizeof(float));
+        g_pw_n = n;
+    }
+    return g_pw_ws;
+}
+
+static void sgemm_rm(char ta, char tb, int m, int n, int k, float alpha, const float *A, int lda,
+                     const float *B, int ldb, float beta, float *C, int ldc) {
+    DNNL_CHECK(dnnl_sgemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc));
+}
+
+static void pointwise_forward(float *out, const float *inp, const float *weight, const float *bias,
+                              int B, int Cin, int Cout, int L) {
+#pragma omp parallel for schedule(static) num_threads(pw_threads(B, Cin, Cout, L))
+    for (int b = 0; b < B; b++) {
+        float *y = out + (size_t)b * Cout * L;
+        float beta = 0.0f;
+        if (bias) {
+            for (int o = 0; o < Cout; o++)
+                for (int t = 0; t < L; t++) y[(size_t)o * L + t] = bias[o];
+            beta = 1.0f;
+        }
+        sgemm_rm('N', 'N', Cout, L, Cin, 1.0f, weight, Cin, inp + (size_t)b * Cin * L, L, beta, y, L);
+    }
+}
+
+static void pointwise_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                               const float *inp, const float *weight, int B, int Cin, int Cout,
+                               int L) {
+    const int nt = pw_threads(B, Cin, Cout, L);
+    const size_t nw = (size_t)Cout * Cin, per = nw + (size_t)Cout;
+    float *ws = pw_workspace((size_t)nt * per);
+#pragma omp parallel num_threads(nt)
+    {
+        const int tid = omp_get_thread_num(), team = omp_get_num_threads();
+        float *dw = ws + (size_t)tid * per, *db = dw + nw;
+        memset(dw, 0, per * sizeof(float));
+        const int per_t = (B + team - 1) / team, b0 = tid * per_t;
+        const int b1 = b0 + per_t < B ? b0 + per_t : B;
+        for (int b = b0; b < b1; b++) {
+            const float *g = dout + (size_t)b * Cout * L, *x = inp + (size_t)b * Cin * L;
+            /* dW (Cout, Cin) += g (Cout, L) x^T;  dx (Cin, L) += W^T g */
+            sgemm_rm('N', 'T', Cout, Cin, L, 1.0f, g, L, x, L, 1.0f, dw, Cin);
+            if (dinp)
+                sgemm_rm('T', 'N', Cin, L, Cout, 1.0f, weight, Cin, g, L, 1.0f,
+                         dinp + (size_t)b * Cin * L, L);
+            if (dbias)
+                for (int o = 0; o < Cout; o++) {
+                    float sum = 0.0f;
+                    for (int t = 0; t < L; t++) sum += g[(size_t)o * L + t];
+                    db[o] += sum;
+                }
+        }
+#pragma omp barrier
+#pragma omp for schedule(static)
+        for (size_t i = 0; i < nw; i++) {
+            float sum = 0.0f;
+            for (int t = 0; t < team; t++) sum += ws[(size_t)t * per + i];
+            dweight[i] += sum;
+        }
+#pragma omp single
+        if (dbias)
+            for (int o = 0; o < Cout; o++) {
+                float sum = 0.0f;
+                for (int t = 0; t < team; t++) sum += ws[(size_t)t * per + nw + o];
+                dbias[o] += sum;
+            }
+    }
+}
+
 void conv1d_forward_dnnl(float *out, const float *inp, const float *weight, const float *bias,
                          int B, int Cin, int Cout, int L, int K, int stride, int pad) {
     if (B <= 0) return;
@@ -398,6 +490,11 @@ void conv1d_forward_dnnl(float *out, const float *inp, const float *weight, cons
     int nfft = fft_n(B, Cin, Cout, L, K, stride, pad);
     if (nfft) {
         conv1d_fft_forward(out, inp, weight, bias, B, Cin, Cout, L, K, pad, nfft);
+        pthread_mutex_unlock(&G.lock);
+        return;
+    }
+    if (G.prec == NN_PREC_FP32 && is_pointwise(K, stride, pad)) {
+        pointwise_forward(out, inp, weight, bias, B, Cin, Cout, L);
         pthread_mutex_unlock(&G.lock);
         return;
     }
@@ -419,6 +516,11 @@ void conv1d_backward_dnnl(float *dinp, float *dweight, float *dbias, const float
     int nfft = fft_n(B, Cin, Cout, L, K, stride, pad);
     if (nfft) {
         conv1d_fft_backward(dinp, dweight, dbias, dout, inp, weight, B, Cin, Cout, L, K, pad, nfft);
+        pthread_mutex_unlock(&G.lock);
+        return;
+    }
+    if (G.prec == NN_PREC_FP32 && is_pointwise(K, stride, pad)) {
+        pointwise_backward(dinp, dweight, dbias, dout, inp, weight, B, Cin, Cout, L);
         pthread_mutex_unlock(&G.lock);
         return;
     }
@@ -454,6 +556,9 @@ void conv1d_dnnl_release(void) {
     G.arena = NULL;
     G.arena_size = 0;
     conv1d_fft_release();
+    free(g_pw_ws);
+    g_pw_ws = NULL;
+    g_pw_n = 0;
     if (G.stream) dnnl_stream_destroy(G.stream);
     if (G.engine) dnnl_engine_destroy(G.engine);
     G.stream = NULL;

@@ -33,11 +33,13 @@ NnPrecision conv1d_dnnl_get_precision(void);
 NnPrecision nn_precision_auto(void);
 const char *nn_precision_name(NnPrecision p);
 
-/* Stride-1 fp32 convolutions with wide kernels go through the overlap-save FFT path
- * (conv1d_fft.h) where its cost model predicts a clear win (KRes: the kernel-17 conv1 of each
- * unit); everything else, and everything in bf16, through oneDNN. mode 1 (default): as the
- * cost model says; 0: never (oneDNN only); 2: for every stride-1 convolution with K >= 5
- * (tests). The environment variable KRES_CONV_FFT=0|1|2 sets the initial mode. */
+/* Which implementation runs a convolution:
+ *   fp32, stride 1, wide kernel, where the cost model predicts a clear win (KRes: the
+ *         kernel-17 conv1 of each unit): the overlap-save FFT path (conv1d_fft.h);
+ *   fp32 1x1: one oneDNN sgemm per example (no layout reorders);
+ *   everything else, and everything in bf16: oneDNN convolution primitives.
+ * FFT mode 1 (default): as the cost model says; 0: never; 2: for every stride-1 convolution
+ * with K >= 5 (tests). The environment variable KRES_CONV_FFT=0|1|2 sets the initial mode. */
 void conv1d_dnnl_set_fft(int mode);
 /* The FFT length used for these sizes, or 0 if they go to oneDNN. */
 int conv1d_dnnl_uses_fft(int B, int Cin, int Cout, int L, int K, int stride, int pad);

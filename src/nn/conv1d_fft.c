@@ -10,7 +10,7 @@
  * conjugate-symmetry identities in scatter_spectra / gather_spectra). */
 #include "nn/conv1d_fft.h"
 
-#include <cblas.h>
+#include <dnnl.h>
 #include <math.h>
 #include <omp.h>
 #include <pthread.h>
@@ -259,8 +259,15 @@ static struct {
     float *base;
     size_t floats;
 } g_ws;
-static pthread_once_t g_blas_once = PTHREAD_ONCE_INIT;
-static void blas_single_thread(void) { openblas_set_num_threads(1); }
+/* Row-major C = alpha op(A) op(B) + beta C through oneDNN's sgemm: JIT-compiled for the
+ * CPU it runs on, so it does not depend on which core type OpenBLAS detected (OpenBLAS
+ * 0.3.21 falls back to a generic SSE3 kernel on CPUs it does not know). Called inside our
+ * parallel regions it runs on the calling thread. */
+static void gemm(char ta, char tb, int m, int n, int k, float alpha, const float *A, int lda,
+                 const float *B, int ldb, float beta, float *C, int ldc) {
+    dnnl_status_t st = dnnl_sgemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    KRES_ASSERT(st == dnnl_success);
+}
 
 /* The arena only grows (during warm-up, as new shapes appear). Not reentrant. */
 static float *workspace(size_t floats) {
@@ -383,11 +390,11 @@ static void kernel_spectra(float *KS, const float *weight, int Cout, int Cin, in
  * A: kernel spectra (Cout, Cin) planes; B, C: stacked [real rows; imaginary rows]. */
 static void complex_gemm(int transA, int m, int n, int k, const float *Ar, const float *Ai, int lda,
                          const float *Br, const float *Bi, int ldb, float *Cr, float *Ci, int ldc) {
-    const enum CBLAS_TRANSPOSE ta = transA ? CblasTrans : CblasNoTrans;
-    cblas_sgemm(CblasRowMajor, ta, CblasNoTrans, m, n, k, 1.0f, Ar, lda, Br, ldb, 0.0f, Cr, ldc);
-    cblas_sgemm(CblasRowMajor, ta, CblasNoTrans, m, n, k, -1.0f, Ai, lda, Bi, ldb, 1.0f, Cr, ldc);
-    cblas_sgemm(CblasRowMajor, ta, CblasNoTrans, m, n, k, 1.0f, Ar, lda, Bi, ldb, 0.0f, Ci, ldc);
-    cblas_sgemm(CblasRowMajor, ta, CblasNoTrans, m, n, k, 1.0f, Ai, lda, Br, ldb, 1.0f, Ci, ldc);
+    const char ta = transA ? 'T' : 'N';
+    gemm(ta, 'N', m, n, k, 1.0f, Ar, lda, Br, ldb, 0.0f, Cr, ldc);
+    gemm(ta, 'N', m, n, k, -1.0f, Ai, lda, Bi, ldb, 1.0f, Cr, ldc);
+    gemm(ta, 'N', m, n, k, 1.0f, Ar, lda, Bi, ldb, 0.0f, Ci, ldc);
+    gemm(ta, 'N', m, n, k, 1.0f, Ai, lda, Br, ldb, 1.0f, Ci, ldc);
 }
 
 /* Spectra of the windows of channel rows `base + (b * C + c) * len`, c in [c0, c1), for the
@@ -457,7 +464,6 @@ void conv1d_fft_forward(float *out, const float *inp, const float *weight, const
     const int Lo = L + 2 * pad - K + 1;
     KRES_ASSERT(Lo >= 1 && K >= 1 && pad >= 0);
     const Plan *p = plan_for(N);
-    pthread_once(&g_blas_once, blas_single_thread);
     Geo g;
     geometry(&g, B, L, Lo, K, N);
     const size_t nw = (size_t)Cout * Cin, ncol = round16(nw), kss = (size_t)g.bins * 2 * ncol;
@@ -550,7 +556,6 @@ void conv1d_fft_backward(float *dinp, float *dweight, float *dbias, const float 
     const int Lo = L + 2 * pad - K + 1;
     KRES_ASSERT(Lo >= 1 && K >= 1 && pad >= 0);
     const Plan *p = plan_for(N);
-    pthread_once(&g_blas_once, blas_single_thread);
     Geo g, ga;
     geometry(&g, B, L, Lo, K, N);
     const size_t nw = (size_t)Cout * Cin, ncol = round16(nw);
@@ -585,9 +590,8 @@ void conv1d_fft_backward(float *dinp, float *dweight, float *dbias, const float 
             }
 #pragma omp for schedule(static)
             for (int f = 0; f < g.bins; f++)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 2 * Cin, 2 * Cout, ncols, 1.0f,
-                            XA + f * xb, (int)ga.nbp, YA + f * yb, (int)ga.nbp, 0.0f,
-                            GA + f * 4 * nw, 2 * Cout);
+                gemm('N', 'T', 2 * Cin, 2 * Cout, ncols, 1.0f, XA + f * xb, (int)ga.nbp,
+                     YA + f * yb, (int)ga.nbp, 0.0f, GA + f * 4 * nw, 2 * Cout);
             wgrad_finish(dweight, KS, GA, 0, 1, Cin, Cout, K, p);
         }
     }
@@ -609,9 +613,8 @@ void conv1d_fft_backward(float *dinp, float *dweight, float *dbias, const float 
                     window_spectra(X, inp, Cin, 0, Cin, L, b0, ncols, &g, g.M, -pad, N, p);
                     window_spectra(D, dout, Cout, 0, Cout, Lo, b0, ncols, &g, g.M, 0, g.M, p);
                     for (int f = 0; f < g.bins; f++)
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 2 * Cin, 2 * Cout,
-                                    ncols, 1.0f, X + f * xb, (int)g.nbp, D + f * yb, (int)g.nbp,
-                                    1.0f, G + f * 4 * nw, 2 * Cout);
+                        gemm('N', 'T', 2 * Cin, 2 * Cout, ncols, 1.0f, X + f * xb, (int)g.nbp,
+                             D + f * yb, (int)g.nbp, 1.0f, G + f * 4 * nw, 2 * Cout);
                 }
                 if (dinp) {
                     /* DX_f (Cin, cols) = W_f^T DY_f with the dy windows covering every tap

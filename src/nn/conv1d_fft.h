@@ -6,7 +6,7 @@
  * output per channel pair; here each channel pair costs one complex multiply-add per
  * frequency bin, (N/2 + 1) bins per block of M = N - K + 1 outputs, i.e. about 4 * 65 / 112
  * = 2.3 real multiply-adds per output at N = 128: ~7x fewer, and the channel mixing is a
- * well-shaped complex GEMM (OpenBLAS cgemm) per bin.
+ * well-shaped complex GEMM per bin (four real sgemm calls, oneDNN's JIT sgemm).
  *
  * Algorithm (per example, per block j of M outputs, window length N, a power of two):
  *   forward   Y_f = sum_c DFT(w_rev[o,c]) X_f[c],  X = DFT(x[jM - P .. jM - P + N)),
