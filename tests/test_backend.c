@@ -212,6 +212,50 @@ static void test_plan(void) {
     nn_set_backend(NN_BACKEND_FAST);
 }
 
+/* The inference hint (conv1d_dnnl_set_frozen_weights): at batch 1 the cost model without
+ * kernel transforms admits the FFT path for long signals (KRes units.1.conv1) but not for
+ * short ones; the hinted forward really runs the FFT path (same bits as calling it), matches
+ * the reference, and stays correct when the "frozen" weights change after all (the spectra
+ * cache is validated). */
+static void test_frozen(void) {
+    CHECK(conv1d_fft_plan_n(1, 128, 196, 256, 17, 1, 8) == 0);
+    CHECK(conv1d_fft_plan_n_frozen(1, 128, 196, 256, 17, 1, 8, 1) > 0);  /* units.1.conv1 */
+    CHECK(conv1d_fft_plan_n_frozen(1, 64, 128, 1024, 17, 1, 8, 1) > 0);  /* units.0.conv1 */
+    CHECK(conv1d_fft_plan_n_frozen(1, 256, 320, 16, 17, 1, 8, 1) == 0);  /* units.3.conv1 */
+    CHECK(conv1d_fft_plan_n_frozen(1, 128, 128, 1024, 17, 4, 8, 1) == 0); /* stride 4 */
+    CHECK(conv1d_fft_plan_n_frozen(64, 64, 128, 1024, 17, 1, 8, 0) ==
+          conv1d_fft_plan_n(64, 64, 128, 1024, 17, 1, 8));
+    const int B = 1, C = 64, L = 256, K = 17, P = 8;
+    const int n = conv1d_fft_plan_n_frozen(B, C, C, L, K, 1, P, 1);
+    CHECKF(n > 0 && conv1d_fft_plan_n(B, C, C, L, K, 1, P) == 0, "frozen plan %d", n);
+    if (n <= 0) return;
+    const size_t nx = (size_t)B * C * L, nw = (size_t)C * C * K;
+    float *x = xmalloc(nx * sizeof(float)), *w = xmalloc(nw * sizeof(float));
+    float *y = xmalloc(nx * sizeof(float)), *yf = xmalloc(nx * sizeof(float));
+    float *yr = xmalloc(nx * sizeof(float));
+    Rng r;
+    rng_seed(&r, 11);
+    fill(x, nx, &r);
+    fill(w, nw, &r);
+    nn_set_backend(NN_BACKEND_DNNL);
+    conv1d_dnnl_set_fft(1);
+    conv1d_dnnl_set_frozen_weights(1);
+    for (int pass = 0; pass < 3; pass++) {
+        if (pass == 2) w[5] += 0.5f; /* weights change although promised frozen */
+        conv1d_forward(y, x, w, NULL, B, C, C, L, K, 1, P, NULL, 0);
+        conv1d_fft_forward(yf, x, w, NULL, B, C, C, L, K, P, n);
+        conv1d_forward_ref(yr, x, w, NULL, B, C, C, L, K, 1, P);
+        CHECKF(memcmp(y, yf, nx * sizeof(float)) == 0, "pass %d: not the FFT path", pass);
+        double e = rel_err(y, yr, nx);
+        CHECKF(e <= 2e-5, "pass %d: forward error %.3e", pass, e);
+    }
+    conv1d_dnnl_set_frozen_weights(0);
+    conv1d_forward(y, x, w, NULL, B, C, C, L, K, 1, P, NULL, 0); /* oneDNN again */
+    CHECK(rel_err(y, yr, nx) <= 2e-5);
+    nn_set_backend(NN_BACKEND_FAST);
+    free(x), free(w), free(y), free(yf), free(yr);
+}
+
 /* CPU feature detection is self-consistent, and bf16 is refused where it is not native. */
 static void test_cpu_features(void) {
     const CpuFeatures *f = cpu_features();
@@ -289,6 +333,7 @@ int main(void) {
     test_paths();
     test_determinism_and_cache();
     test_plan();
+    test_frozen();
     test_cpu_features();
     test_model();
     conv1d_dnnl_release();

@@ -104,19 +104,26 @@ void conv1d_dnnl_set_fft(int mode) {
 
 /* FFT length for a stride-1 fp32 convolution where the FFT path wins, else 0 (caller holds
  * the lock). KRES_CONV_FFT=0 in the environment turns the FFT path off, =2 forces it. */
-static int fft_n(int B, int Cin, int Cout, int L, int K, int stride, int pad) {
+static int fft_n(int B, int Cin, int Cout, int L, int K, int stride, int pad, int frozen) {
     if (G.fft < 0) {
         const char *e = getenv("KRES_CONV_FFT");
         G.fft = e && strcmp(e, "0") == 0 ? 0 : e && strcmp(e, "2") == 0 ? 2 : 1;
     }
     if (!G.fft || G.prec != NN_PREC_FP32) return 0;
     if (G.fft == 2) return conv1d_fft_best_n(B, Cin, Cout, L, K, stride, pad);
-    return conv1d_fft_plan_n(B, Cin, Cout, L, K, stride, pad);
+    return conv1d_fft_plan_n_frozen(B, Cin, Cout, L, K, stride, pad, frozen);
 }
+
+/* Per calling thread: kres_forward in inference mode promises unchanged weights (a speed
+ * hint only: the FFT path validates its cached spectra byte for byte either way). Thread-local
+ * so that a training model in another thread never changes this thread's choice of path. */
+static _Thread_local int g_frozen;
+
+void conv1d_dnnl_set_frozen_weights(int frozen) { g_frozen = frozen != 0; }
 
 int conv1d_dnnl_uses_fft(int B, int Cin, int Cout, int L, int K, int stride, int pad) {
     pthread_mutex_lock(&G.lock);
-    int n = fft_n(B, Cin, Cout, L, K, stride, pad);
+    int n = fft_n(B, Cin, Cout, L, K, stride, pad, 0);
     pthread_mutex_unlock(&G.lock);
     return n;
 }
@@ -487,7 +494,7 @@ void conv1d_forward_dnnl(float *out, const float *inp, const float *weight, cons
                          int B, int Cin, int Cout, int L, int K, int stride, int pad) {
     if (B <= 0) return;
     pthread_mutex_lock(&G.lock);
-    int nfft = fft_n(B, Cin, Cout, L, K, stride, pad);
+    int nfft = fft_n(B, Cin, Cout, L, K, stride, pad, g_frozen);
     if (nfft) {
         conv1d_fft_forward(out, inp, weight, bias, B, Cin, Cout, L, K, pad, nfft);
         pthread_mutex_unlock(&G.lock);
@@ -513,7 +520,7 @@ void conv1d_backward_dnnl(float *dinp, float *dweight, float *dbias, const float
                           int B, int Cin, int Cout, int L, int K, int stride, int pad) {
     if (B <= 0) return;
     pthread_mutex_lock(&G.lock);
-    int nfft = fft_n(B, Cin, Cout, L, K, stride, pad);
+    int nfft = fft_n(B, Cin, Cout, L, K, stride, pad, 0);
     if (nfft) {
         conv1d_fft_backward(dinp, dweight, dbias, dout, inp, weight, B, Cin, Cout, L, K, pad, nfft);
         pthread_mutex_unlock(&G.lock);

@@ -41,7 +41,13 @@ const char *nn_precision_name(NnPrecision p);
  * FFT mode 1 (default): as the cost model says; 0: never; 2: for every stride-1 convolution
  * with K >= 5 (tests). The environment variable KRES_CONV_FFT=0|1|2 sets the initial mode. */
 void conv1d_dnnl_set_fft(int mode);
-/* The FFT length used for these sizes, or 0 if they go to oneDNN. */
+/* Speed hint for this thread's later forward calls: nonzero = the weights stay unchanged
+ * between calls (inference), so the FFT path's cached kernel spectra cost nothing to reuse
+ * and it is chosen for smaller batches (batch 1 on long signals). Results differ from the
+ * other paths only by rounding; the cache is validated byte for byte, so a wrong hint costs
+ * speed, never correctness. kres_forward sets it to !training. Default 0. */
+void conv1d_dnnl_set_frozen_weights(int frozen);
+/* The FFT length used for these sizes (training, i.e. hint 0), or 0 if they go to oneDNN. */
 int conv1d_dnnl_uses_fft(int B, int Cin, int Cout, int L, int K, int stride, int pad);
 
 /* out (B, Cout, Lo) = conv(inp, weight) + bias (bias may be NULL). Overwrites out. */

@@ -213,8 +213,17 @@ static double transform_cost(int n) {
     }
 }
 
-/* Cheapest transform length by the cost model, and that cost (multiply-adds per example). */
-static int best_n(int B, int Cin, int Cout, int L, int K, int stride, int pad, double *cost_out) {
+/* Reading one cached kernel-spectrum float pair (8 bytes) from memory, in multiply-add units
+ * (~10 GB/s against ~35 G multiply-adds/s on one AVX2 core), with a margin for the weight
+ * comparison that validates the cache and for the few-column GEMMs at batch 1 (calibrated on
+ * the KRes conv1 layers at batch 1: FFT wins at L = 1024 and 256, loses at 64 and 16). */
+enum { SPEC_READ_COST = 40 };
+
+/* Cheapest transform length by the cost model, and that cost (multiply-adds per example).
+ * frozen: a forward pass whose kernel spectra come from the cache (weights unchanged since
+ * the last call), so no kernel transforms, but the spectra are read once per call. */
+static int best_n(int B, int Cin, int Cout, int L, int K, int stride, int pad, int frozen,
+                  double *cost_out) {
     if (stride != 1 || K < 5 || Cin < 1 || Cout < 1 || B < 1) return 0;
     const int Lo = L + 2 * pad - K + 1;
     if (Lo < 1) return 0;
@@ -228,7 +237,8 @@ static int best_n(int B, int Cin, int Cout, int L, int K, int stride, int pad, d
         /* per example: 4 real multiply-adds per complex one, per channel pair, bin and block;
          * the window transforms; the kernel transforms, shared by the batch */
         double cost = pairs * nblk * (n / 2 + 1) * 4.0 + (Cin + Cout) * nblk * transform_cost(n) +
-                      pairs * transform_cost(n) / B;
+                      (frozen ? pairs * (n / 2 + 1) * (double)SPEC_READ_COST
+                              : pairs * transform_cost(n)) / B;
         if (!bn || cost < best) {
             best = cost;
             bn = n;
@@ -240,12 +250,17 @@ static int best_n(int B, int Cin, int Cout, int L, int K, int stride, int pad, d
 
 int conv1d_fft_best_n(int B, int Cin, int Cout, int L, int K, int stride, int pad) {
     double cost;
-    return best_n(B, Cin, Cout, L, K, stride, pad, &cost);
+    return best_n(B, Cin, Cout, L, K, stride, pad, 0, &cost);
 }
 
 int conv1d_fft_plan_n(int B, int Cin, int Cout, int L, int K, int stride, int pad) {
+    return conv1d_fft_plan_n_frozen(B, Cin, Cout, L, K, stride, pad, 0);
+}
+
+int conv1d_fft_plan_n_frozen(int B, int Cin, int Cout, int L, int K, int stride, int pad,
+                             int frozen) {
     double cost;
-    int n = best_n(B, Cin, Cout, L, K, stride, pad, &cost);
+    int n = best_n(B, Cin, Cout, L, K, stride, pad, frozen, &cost);
     if (!n) return 0;
     /* Worth it only with a clear margin over direct convolution's K multiply-adds per output
      * and channel pair (small GEMMs and memory traffic are not in the model). */

@@ -35,6 +35,12 @@
  * path is not expected to beat direct convolution by a clear margin (or stride != 1).
  * B matters because the kernel transforms are shared by the batch. */
 int conv1d_fft_plan_n(int B, int Cin, int Cout, int L, int K, int stride, int pad);
+/* As conv1d_fft_plan_n, for a forward pass with frozen != 0: the weights are not expected to
+ * change between calls (inference), so the cached kernel spectra make the kernel transforms
+ * free and only their reading is charged; this admits the FFT path at batch 1 for long
+ * signals. frozen == 0 is conv1d_fft_plan_n. */
+int conv1d_fft_plan_n_frozen(int B, int Cin, int Cout, int L, int K, int stride, int pad,
+                             int frozen);
 /* The cheapest length by the same model without the margin: nonzero for every stride-1
  * convolution with K >= 5 (used to force the FFT path in tests). */
 int conv1d_fft_best_n(int B, int Cin, int Cout, int L, int K, int stride, int pad);

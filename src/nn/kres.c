@@ -15,6 +15,7 @@
 #include "nn/activation.h"
 #include "nn/batchnorm.h"
 #include "nn/conv1d.h"
+#include "nn/conv1d_dnnl.h"
 #include "nn/linear.h"
 #include "nn/pool.h"
 
@@ -698,6 +699,8 @@ void kres_forward(Kres *m, const float *x, int B, int training, Rng *rng) {
     const int K = c->kernel, pad = (K - 1) / 2, S = c->downsample;
     const float p = c->dropout, mom = c->bn_momentum, eps = c->bn_eps;
     const ParamViews *P = &m->p;
+    /* inference: weights unchanged between calls, the FFT path may reuse kernel spectra */
+    conv1d_dnnl_set_frozen_weights(!training);
     Acts *a = &m->a;
     m->last_B = B;
     m->last_training = training;
