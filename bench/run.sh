@@ -16,7 +16,8 @@
 # THREADS (2), BATCH (64), REPS (5), WARMUP (1), ROUNDS (2), MODES ("train infer latency"),
 # BENCH_OUT (results folder, default $BUILD/bench), ACCURACY=1 adds the bf16-vs-fp32 training
 # check (only meaningful where bf16 is native), KRES_LIB_PATH (an LD_LIBRARY_PATH for the kres
-# binary only, e.g. libraries carried to a machine without them; PyTorch keeps its own).
+# binary only, e.g. libraries carried to a machine without them; PyTorch keeps its own),
+# FAST=0 skips the fast backend (short runs).
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -116,7 +117,8 @@ for round in $(seq 1 "$ROUNDS"); do
         k=(--mode "$mode" --batch "$BATCH" --reps "$REPS" --warmup "$WARMUP")
         p=(--mode "$mode" --batch "$BATCH" --reps "$REPS" --warmup "$WARMUP" --threads "$t")
         export OMP_NUM_THREADS=$t
-        run "$mode kres fast fp32" "$round" $pin "${KENV[@]}" "$BIN" "${k[@]}" --backend fast --precision fp32
+        [ "${FAST:-1}" = 0 ] ||
+            run "$mode kres fast fp32" "$round" $pin "${KENV[@]}" "$BIN" "${k[@]}" --backend fast --precision fp32
         run "$mode torch fp32" "$round" $pin "$PY" bench/twin_bench.py "${p[@]}"
         run "$mode kres dnnl fp32" "$round" $pin "${KENV[@]}" "$BIN" "${k[@]}" --backend dnnl --precision fp32
         if [ $BF16 = 1 ]; then
