@@ -17,7 +17,10 @@
 #include "nn/conv1d.h"
 #include "nn/conv1d_dnnl.h"
 #include "nn/conv1d_fft.h"
+#include "nn/activation.h"
+#include "nn/batchnorm.h"
 #include "nn/cpu_features.h"
+#include "nn/fused.h"
 #include "nn/kres.h"
 #include "test.h"
 
@@ -256,6 +259,69 @@ static void test_frozen(void) {
     free(x), free(w), free(y), free(yf), free(yr);
 }
 
+/* Fused batch norm + ReLU (+ dropout backward), src/nn/fused.h, against the unfused layers
+ * (the references): identical bits for forward (training and inference) and backward (with
+ * and without a dropout mask, with and without an input gradient), accumulating. */
+static void test_fused(void) {
+    const int B = 3, C = 5, L = 37;
+    const size_t n = (size_t)B * C * L;
+    Rng r;
+    rng_seed(&r, 13);
+    float *x = xmalloc(n * sizeof(float)), *dy = xmalloc(n * sizeof(float));
+    float *y0 = xmalloc(n * sizeof(float)), *y1 = xmalloc(n * sizeof(float));
+    float *t1 = xmalloc(n * sizeof(float)), *t2 = xmalloc(n * sizeof(float));
+    float *dx0 = xmalloc(n * sizeof(float)), *dx1 = xmalloc(n * sizeof(float));
+    uint8_t *mask = xmalloc(n);
+    float gam[5], bet[5], st[6][5], dg[2][5], db[2][5];
+    fill(x, n, &r);
+    fill(dy, n, &r);
+    fill(gam, C, &r);
+    fill(bet, C, &r);
+    for (size_t i = 0; i < n; i++) mask[i] = rng_uniform(&r) >= 0.2;
+    for (int c = 0; c < C; c++) st[2][c] = st[4][c] = 0.1f * c, st[3][c] = st[5][c] = 1.0f + c;
+    /* training forward: out, saved statistics and running statistics */
+    batchnorm_forward_train(y0, st[0], st[1], st[2], st[3], x, gam, bet, B, C, L, 0.1f, 1e-5f);
+    relu_forward(y0, y0, n);
+    float m1[5], r1[5];
+    bn_relu_forward_train(y1, m1, r1, st[4], st[5], x, gam, bet, B, C, L, 0.1f, 1e-5f);
+    CHECK(memcmp(y0, y1, n * sizeof(float)) == 0);
+    CHECK(memcmp(st[0], m1, sizeof m1) == 0 && memcmp(st[1], r1, sizeof r1) == 0);
+    CHECK(memcmp(st[2], st[4], sizeof st[2]) == 0 && memcmp(st[3], st[5], sizeof st[3]) == 0);
+    int zeros = 0;
+    for (size_t i = 0; i < n; i++) zeros += y0[i] == 0.0f;
+    CHECK(zeros > 0 && zeros < (int)n); /* the ReLU mask matters below */
+    /* backward: with dropout mask, then without (stem); with and without dinp */
+    for (int v = 0; v < 4; v++) {
+        const uint8_t *mk = v < 2 ? mask : NULL;
+        const float p = v < 2 ? 0.2f : 0.0f;
+        const int has_dx = v % 2 == 0;
+        fill(dx0, n, &r);
+        memcpy(dx1, dx0, n * sizeof(float));
+        for (int c = 0; c < C; c++) dg[0][c] = dg[1][c] = 0.5f, db[0][c] = db[1][c] = -0.25f;
+        memset(t1, 0, n * sizeof(float));
+        memset(t2, 0, n * sizeof(float));
+        if (mk) {
+            dropout_backward(t1, dy, mk, n, p);
+            relu_backward(t2, t1, y0, n);
+        } else {
+            relu_backward(t2, dy, y0, n);
+        }
+        batchnorm_backward(has_dx ? dx0 : NULL, dg[0], db[0], t2, x, gam, st[0], st[1], B, C, L);
+        dropout_relu_bn_backward(has_dx ? dx1 : NULL, dg[1], db[1], dy, mk, p, y0, x, gam, st[0],
+                                 st[1], B, C, L);
+        CHECKF(memcmp(dx0, dx1, n * sizeof(float)) == 0, "variant %d: dinp differs", v);
+        CHECKF(memcmp(dg[0], dg[1], sizeof dg[0]) == 0, "variant %d: dgamma differs", v);
+        CHECKF(memcmp(db[0], db[1], sizeof db[0]) == 0, "variant %d: dbeta differs", v);
+    }
+    /* inference forward */
+    batchnorm_forward_eval(y0, x, gam, bet, st[2], st[3], B, C, L, 1e-5f);
+    relu_forward(y0, y0, n);
+    memcpy(y1, x, n * sizeof(float));
+    bn_relu_forward_eval(y1, y1, gam, bet, st[2], st[3], B, C, L, 1e-5f); /* in place */
+    CHECK(memcmp(y0, y1, n * sizeof(float)) == 0);
+    free(x), free(dy), free(y0), free(y1), free(t1), free(t2), free(dx0), free(dx1), free(mask);
+}
+
 /* CPU feature detection is self-consistent, and bf16 is refused where it is not native. */
 static void test_cpu_features(void) {
     const CpuFeatures *f = cpu_features();
@@ -334,6 +400,7 @@ int main(void) {
     test_determinism_and_cache();
     test_plan();
     test_frozen();
+    test_fused();
     test_cpu_features();
     test_model();
     conv1d_dnnl_release();

@@ -16,6 +16,7 @@
 #include "nn/batchnorm.h"
 #include "nn/conv1d.h"
 #include "nn/conv1d_dnnl.h"
+#include "nn/fused.h"
 #include "nn/linear.h"
 #include "nn/pool.h"
 
@@ -201,7 +202,6 @@ typedef struct {
 typedef struct {
     float *dmain[2], *dskip[2];  /* (B, Wj, Lj) for the largest boundary of each parity */
     float *wa, *wb;              /* (B, W, Lin) scratch, largest unit (or stem) */
-    float *oa, *ob;              /* (B, W, Lout) scratch */
     float *dpool;                /* (B, Win, Lout) */
     float *dembed;               /* (B, E) */
     float *dh1, *dfc1;           /* (B, H) */
@@ -598,13 +598,12 @@ static void layout_grad_acts(Kres *m, Arena *ar) {
     const KresConfig *c = &m->cfg;
     const size_t B = (size_t)m->max_batch;
     size_t bnd[2] = {(size_t)c->stem_width * c->in_len, 0};  /* boundary sizes per parity */
-    size_t win = (size_t)c->stem_width * c->in_len, wout = 0, wpool = 0;
+    size_t win = (size_t)c->stem_width * c->in_len, wpool = 0;
     for (int i = 0; i < c->nunits; i++) {
         const UnitGeom *g = &m->geom[i];
         size_t out = (size_t)g->w * g->lout, j = (size_t)(i + 1) % 2;
         if (out > bnd[j]) bnd[j] = out;
         if ((size_t)g->w * g->lin > win) win = (size_t)g->w * g->lin;
-        if (out > wout) wout = out;
         if ((size_t)g->win * g->lout > wpool) wpool = (size_t)g->win * g->lout;
     }
     GradActs *d = &m->d;
@@ -614,8 +613,6 @@ static void layout_grad_acts(Kres *m, Arena *ar) {
     }
     d->wa = CARVE_F(ar, B * win);
     d->wb = CARVE_F(ar, B * win);
-    d->oa = CARVE_F(ar, B * wout);
-    d->ob = CARVE_F(ar, B * wout);
     d->dpool = CARVE_F(ar, B * wpool);
     d->dembed = CARVE_F(ar, B * kres_embed_dim(c));
     d->dh1 = c->proj_hidden > 0 ? CARVE_F(ar, B * c->proj_hidden) : NULL;
@@ -709,13 +706,13 @@ void kres_forward(Kres *m, const float *x, int B, int training, Rng *rng) {
     memcpy(a->x, x, (size_t)B * c->in_leads * c->in_len * sizeof(float));
     conv1d_forward(a->c0, a->x, P->stem_w, NULL, B, c->in_leads, c->stem_width, c->in_len, K, 1,
                    pad, m->work, m->work_n);
+    /* batch norm and ReLU in one pass (src/nn/fused.h: same bits as the two layers) */
     if (training)
-        batchnorm_forward_train(a->h, a->mean0, a->rstd0, m->b.stem.rm, m->b.stem.rv, a->c0,
-                                P->stem_bn_w, P->stem_bn_b, B, c->stem_width, c->in_len, mom, eps);
+        bn_relu_forward_train(a->h, a->mean0, a->rstd0, m->b.stem.rm, m->b.stem.rv, a->c0,
+                              P->stem_bn_w, P->stem_bn_b, B, c->stem_width, c->in_len, mom, eps);
     else
-        batchnorm_forward_eval(a->h, a->c0, P->stem_bn_w, P->stem_bn_b, m->b.stem.rm,
-                               m->b.stem.rv, B, c->stem_width, c->in_len, eps);
-    relu_forward(a->h, a->h, (size_t)B * c->stem_width * c->in_len);
+        bn_relu_forward_eval(a->h, a->c0, P->stem_bn_w, P->stem_bn_b, m->b.stem.rm,
+                             m->b.stem.rv, B, c->stem_width, c->in_len, eps);
 
     const float *x_main = a->h, *x_skip = a->h;
     for (int i = 0; i < c->nunits; i++) {
@@ -727,12 +724,11 @@ void kres_forward(Kres *m, const float *x, int B, int training, Rng *rng) {
         conv1d_forward(u->c1, x_main, up->conv1_w, NULL, B, g->win, g->w, g->lin, K, 1, pad,
                        m->work, m->work_n);
         if (training)
-            batchnorm_forward_train(u->r1, u->mean1, u->rstd1, m->b.bn1[i].rm, m->b.bn1[i].rv,
-                                    u->c1, up->bn1_w, up->bn1_b, B, g->w, g->lin, mom, eps);
+            bn_relu_forward_train(u->r1, u->mean1, u->rstd1, m->b.bn1[i].rm, m->b.bn1[i].rv,
+                                  u->c1, up->bn1_w, up->bn1_b, B, g->w, g->lin, mom, eps);
         else
-            batchnorm_forward_eval(u->r1, u->c1, up->bn1_w, up->bn1_b, m->b.bn1[i].rm,
-                                   m->b.bn1[i].rv, B, g->w, g->lin, eps);
-        relu_forward(u->r1, u->r1, nin);
+            bn_relu_forward_eval(u->r1, u->c1, up->bn1_w, up->bn1_b, m->b.bn1[i].rm,
+                                 m->b.bn1[i].rv, B, g->w, g->lin, eps);
         const float *act1 = u->r1;
         if (training) {
             dropout_forward(u->d1, u->mask1, u->r1, nin, p, rng);
@@ -752,12 +748,11 @@ void kres_forward(Kres *m, const float *x, int B, int training, Rng *rng) {
         for (size_t k = 0; k < nout; k++) u->sum[k] = u->c2[k] + s[k];
         /* x_main = dropout(relu(bn2(x_skip))) */
         if (training)
-            batchnorm_forward_train(u->r2, u->mean2, u->rstd2, m->b.bn2[i].rm, m->b.bn2[i].rv,
-                                    u->sum, up->bn2_w, up->bn2_b, B, g->w, g->lout, mom, eps);
+            bn_relu_forward_train(u->r2, u->mean2, u->rstd2, m->b.bn2[i].rm, m->b.bn2[i].rv,
+                                  u->sum, up->bn2_w, up->bn2_b, B, g->w, g->lout, mom, eps);
         else
-            batchnorm_forward_eval(u->r2, u->sum, up->bn2_w, up->bn2_b, m->b.bn2[i].rm,
-                                   m->b.bn2[i].rv, B, g->w, g->lout, eps);
-        relu_forward(u->r2, u->r2, nout);
+            bn_relu_forward_eval(u->r2, u->sum, up->bn2_w, up->bn2_b, m->b.bn2[i].rm,
+                                 m->b.bn2[i].rv, B, g->w, g->lout, eps);
         x_main = u->r2;
         if (training) {
             dropout_forward(u->d2, u->mask2, u->r2, nout, p, rng);
@@ -825,7 +820,7 @@ void kres_backward(Kres *m, const float *dlogits, const float *dproj, const floa
         const UnitGeom *g = &m->geom[i];
         const UnitParams *up = &P->u[i], *ug = &G->u[i];
         const UnitActs *u = &a->u[i];
-        const size_t nin = (size_t)B * g->w * g->lin, nout = (size_t)B * g->w * g->lout;
+        const size_t nin = (size_t)B * g->w * g->lin;
         const size_t nbin = (size_t)B * g->win * g->lin;
         float *dmain_out = d->dmain[(i + 1) % 2], *dskip_out = d->dskip[(i + 1) % 2];
         /* unit 0's x_main and x_skip are the same tensor (the stem output): one gradient */
@@ -834,12 +829,9 @@ void kres_backward(Kres *m, const float *dlogits, const float *dproj, const floa
         if (dskip_in != dmain_in) zero(dskip_in, nbin);
         const float *xm_in = i == 0 ? a->h : a->u[i - 1].d2;
         /* x_main = dropout(relu(bn2(sum))): its gradient joins d x_skip in d sum */
-        zero(d->oa, nout);
-        dropout_backward(d->oa, dmain_out, u->mask2, nout, p);
-        zero(d->ob, nout);
-        relu_backward(d->ob, d->oa, u->r2, nout);
-        batchnorm_backward(dskip_out, ug->bn2_w, ug->bn2_b, d->ob, u->sum, up->bn2_w, u->mean2,
-                           u->rstd2, B, g->w, g->lout);
+        /* (dropout, ReLU and batch-norm backward in one pass: src/nn/fused.h) */
+        dropout_relu_bn_backward(dskip_out, ug->bn2_w, ug->bn2_b, dmain_out, u->mask2, p, u->r2,
+                                 u->sum, up->bn2_w, u->mean2, u->rstd2, B, g->w, g->lout);
         const float *dsum = dskip_out;
         /* skip path: sum = c2 + conv1x1(maxpool(x_skip)) */
         const float *dpool = dsum;
@@ -855,23 +847,17 @@ void kres_backward(Kres *m, const float *dlogits, const float *dproj, const floa
         conv1d_backward(d->wa, ug->conv2_w, NULL, dsum, u->d1, up->conv2_w, B, g->w, g->w, g->lin,
                         K, S, pad, m->work, m->work_n);
         zero(d->wb, nin);
-        dropout_backward(d->wb, d->wa, u->mask1, nin, p);
-        zero(d->wa, nin);
-        relu_backward(d->wa, d->wb, u->r1, nin);
-        zero(d->wb, nin);
-        batchnorm_backward(d->wb, ug->bn1_w, ug->bn1_b, d->wa, u->c1, up->bn1_w, u->mean1, u->rstd1,
-                           B, g->w, g->lin);
+        dropout_relu_bn_backward(d->wb, ug->bn1_w, ug->bn1_b, d->wa, u->mask1, p, u->r1, u->c1,
+                                 up->bn1_w, u->mean1, u->rstd1, B, g->w, g->lin);
         conv1d_backward(dmain_in, ug->conv1_w, NULL, d->wb, xm_in, up->conv1_w, B, g->win, g->w,
                         g->lin, K, 1, pad, m->work, m->work_n);
     }
 
     /* stem: h = relu(bn(conv(x))); the input needs no gradient */
     const size_t n0 = (size_t)B * c->stem_width * c->in_len;
-    zero(d->wa, n0);
-    relu_backward(d->wa, d->dmain[0], a->h, n0);
     zero(d->wb, n0);
-    batchnorm_backward(d->wb, G->stem_bn_w, G->stem_bn_b, d->wa, a->c0, P->stem_bn_w, a->mean0,
-                       a->rstd0, B, c->stem_width, c->in_len);
+    dropout_relu_bn_backward(d->wb, G->stem_bn_w, G->stem_bn_b, d->dmain[0], NULL, 0.0f, a->h,
+                             a->c0, P->stem_bn_w, a->mean0, a->rstd0, B, c->stem_width, c->in_len);
     conv1d_backward(NULL, G->stem_w, NULL, d->wb, a->x, P->stem_w, B, c->in_leads, c->stem_width,
                     c->in_len, K, 1, pad, m->work, m->work_n);
 }
