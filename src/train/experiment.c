@@ -1025,6 +1025,15 @@ static void cell_spread(const Cell *cl, int repeats, double *lo, double *hi) {
     else *lo = cl->auc_lo1, *hi = cl->auc_hi1;
 }
 
+/* Encoder parameters of a config (the built model knows; a throwaway batch-1 model is cheap). */
+static double kres_encoder_params(const KresConfig *c) {
+    Kres *m = kres_create(c, 1, 1);
+    if (!m) return NAN;
+    double n = (double)kres_num_encoder_params(m);
+    kres_free(m);
+    return n;
+}
+
 /* Notes shared by results.md and report.html (malloc'd, paragraphs separated by "\n\n"). */
 static char *notes_text(const Ctx *c, int complete, int n_done, int n_total, const char *extra) {
     const ExperimentOptions *o = c->o;
@@ -1071,11 +1080,14 @@ static char *notes_text(const Ctx *c, int complete, int n_done, int n_total, con
                "regression on the frozen encoder's embeddings, strength chosen on validation AUC.",
             o->epochs, o->epochs == 1 ? "" : "s", o->min_steps, o->batch, (double)o->lr, (double)o->encoder_lr_scale);
     if (!o->model_is_default) {
-        char mj[512];
-        kres_config_to_json(&o->model, mj, sizeof mj);
-        fprintf(f, " Model: NOT the paper's default KRes, but %s.", mj);
+        const KresConfig *m = &o->model;
+        fprintf(f, " Model: NOT the paper's default KRes (stem 64, widths 128-196-256-320, kernel 17) but stem %d, "
+                   "widths ", m->stem_width);
+        for (int u = 0; u < m->nunits; u++) fprintf(f, "%s%d", u ? "-" : "", m->widths[u]);
+        fprintf(f, ", kernel %d, downsampling %d, dropout %g (%.2f M encoder parameters; config in results.json).",
+                m->kernel, m->downsample, (double)m->dropout, kres_encoder_params(m) / 1e6);
     } else {
-        fprintf(f, " Model: the default KRes (widths 64-128-196-256-320, kernel 17).");
+        fprintf(f, " Model: the default KRes (stem 64, widths 128-196-256-320, kernel 17).");
     }
     fprintf(f, "\n\nIntervals: the AUC's 95%% CI is DeLong's (logit scale); sensitivity, specificity, PPV and NPV use "
                "Wilson intervals in results.json. Spread over repeats is min-max; with one repeat the table shows the "
@@ -1339,7 +1351,7 @@ static int write_reports(Ctx *c) {
                                             .auc_lo = jnum(v, "auc_lo"), .auc_hi = jnum(v, "auc_hi")};
             }
         }
-        char title[400], subtitle[400], spread[96], interval[128], roc_cap[160], footer[600];
+        char title[400], subtitle[400], spread[96], interval[160], roc_cap[160], footer[600];
         if (strcmp(c->task.name, "heart-block") == 0)
             snprintf(title, sizeof title, "Heart block on PTB-XL: supervised vs fine-tuned vs linear probe");
         else
@@ -1350,10 +1362,12 @@ static int write_reports(Ctx *c) {
                  complete ? "" : " (INCOMPLETE)");
         if (R > 1) {
             snprintf(spread, sizeof spread, "min-max over %d repeats", R);
-            snprintf(interval, sizeof interval, "bars: min-max of the AUC over %d repeats", R);
+            snprintf(interval, sizeof interval, "bars: min-max of the AUC over %d repeats%s", R,
+                     o->cv ? "; AUC here = pooled out-of-fold over 10 rounds" : "");
         } else {
             snprintf(spread, sizeof spread, "95%% CI (DeLong)");
-            snprintf(interval, sizeof interval, "bars: 95%% DeLong CI of the single repeat");
+            snprintf(interval, sizeof interval, "bars: 95%% DeLong CI of the single repeat%s",
+                     o->cv ? "; AUC here = pooled out-of-fold over 10 rounds" : "");
         }
         char fpct[32];
         fmt_pct(fpct, sizeof fpct, o->fractions[0]);
