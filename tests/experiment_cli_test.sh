@@ -36,6 +36,10 @@ expect_exit 1 "missing data dir" -- "$KRES" experiment --data "$TMP/nonexistent"
 check "error names the data dir" grep -q "nonexistent" "$TMP/err"
 check "error has the kres prefix" grep -q "^kres: error: " "$TMP/err"
 check "nothing written for a missing data dir" test ! -e "$TMP/x"
+expect_exit 1 "pretraining data holding the holdout ECGs is refused" -- "$KRES" experiment --data "$S" \
+    --out "$TMP/leak" --pretrain-data "$S/records100" "${TOY[@]}"
+check "refusal explains the leak" grep -q "held-out folds 9,10" "$TMP/err"
+check "no encoder trained on leaked data" test ! -e "$TMP/leak/pretrain/encoder.safetensors"
 expect_exit 1 "unreadable model config" -- "$KRES" experiment --data "$S" --out "$TMP/x" --model-config "$TMP/none.json"
 
 # ---- a tiny experiment --------------------------------------------------------------------

@@ -461,6 +461,47 @@ static void pretrain_fill(const ExperimentOptions *o, PretrainOptions *p) {
     p->argc = o->argc, p->argv = o->argv;
 }
 
+/* Refuse --pretrain-data that would show the encoder held-out ECGs of the evaluation data:
+ * pretrain_run leaves out the excluded folds of PTB-XL trees it is given, but a plain WFDB
+ * directory (e.g. PTB-XL's records100/ passed on its own) carries no folds. Records named
+ * like PTB-XL's (NNNNN_lr, NNNNN_hr) are matched by ecg_id against the evaluation database. */
+static int check_pretrain_leak(Ctx *c, const PretrainOptions *p, unsigned exclude) {
+    if (!c->o->n_pretrain_dirs || !exclude) return 0;
+    int maxid = 0;
+    for (int i = 0; i < c->db.n; i++)
+        if (c->db.rec[i].ecg_id > maxid) maxid = c->db.rec[i].ecg_id;
+    unsigned char *held = xcalloc((size_t)maxid + 1, 1);
+    for (int i = 0; i < c->db.n; i++) {
+        const PtbxlRecord *r = &c->db.rec[i];
+        if (r->ecg_id >= 0 && (exclude >> r->strat_fold & 1u)) held[r->ecg_id] = 1;
+    }
+    PretrainCorpus corpus;
+    int rc = pretrain_corpus_build(p, &corpus), n = 0;
+    const char *first = NULL;
+    for (int i = 0; rc == 0 && i < corpus.n; i++) {
+        const char *b = strrchr(corpus.path[i], '/');
+        b = b ? b + 1 : corpus.path[i];
+        int id, used = 0;
+        if (strlen(b) == 8 && sscanf(b, "%5d_%*[lh]r%n", &id, &used) == 1 && used == 8 && id >= 0 && id <= maxid &&
+            held[id]) {
+            if (!first) first = corpus.path[i];
+            n++;
+        }
+    }
+    if (rc == 0 && n > 0) {
+        char folds[64] = "";
+        for (int k = 1; k <= PTBXL_NFOLDS; k++)
+            if (exclude >> k & 1u) snprintf(folds + strlen(folds), sizeof folds - strlen(folds), "%s%d", *folds ? "," : "", k);
+        rc = kres_fail(first, "--pretrain-data holds %d ECGs of the held-out folds %s of %s (this is one): pretraining "
+                              "on them would show the encoder test ECGs. Pass the PTB-XL directory itself (its "
+                              "folds %s are then left out) or remove them",
+                       n, folds, c->o->data_dir, folds);
+    }
+    pretrain_corpus_free(&corpus);
+    free(held);
+    return rc;
+}
+
 /* Pretrain into dir (resuming or skipping as the files say); exclude = strat_fold bits. */
 static int pretrain_one(Ctx *c, const char *dir, unsigned exclude, const char *what) {
     const ExperimentOptions *o = c->o;
@@ -487,6 +528,7 @@ static int pretrain_one(Ctx *c, const char *dir, unsigned exclude, const char *w
     p.log_path = logp;
     if (pretrain_state_path(enc, state, sizeof state) != 0) return kres_fail(enc, "path too long");
     p.resume = file_exists(state);
+    if (check_pretrain_leak(c, &p, exclude) != 0) return -1;
     msg(c, "pretraining %s: %d epochs%s", what, p.epochs, p.resume ? ", resuming from its state file" : "");
     {
         JsonWriter f;
@@ -550,7 +592,7 @@ out:
 static int pretrain_all(Ctx *c) {
     const ExperimentOptions *o = c->o;
     char dir[PATHN];
-    if (!o->cv || o->cv_pretrain == EXP_CV_TRANSDUCTIVE || o->n_pretrain_dirs > 0) {
+    if (!o->cv || o->cv_pretrain == EXP_CV_TRANSDUCTIVE) {
         /* One encoder. Holdout: never the test/validation folds of a PTB-XL tree. With --cv
          * every fold is a test fold once, so one pretraining must use them all. */
         unsigned excl = o->cv ? 0u : (1u << 9) | (1u << 10);
@@ -1067,7 +1109,10 @@ static char *notes_text(const Ctx *c, int complete, int n_done, int n_total, con
             o->temperature, o->pretrain_epochs, o->pretrain_epochs == 1 ? "" : "s", o->pretrain_batch);
     if (o->n_pretrain_dirs) {
         for (int i = 0; i < o->n_pretrain_dirs; i++) fprintf(f, "%s%s", i ? ", " : "", o->pretrain_dirs[i]);
-        fputs(o->cv ? " (all records)" : " (PTB-XL trees without folds 9 and 10)", f);
+        fputs(!o->cv ? " (PTB-XL trees without folds 9 and 10)"
+                     : o->cv_pretrain == EXP_CV_PER_FOLD ? " (per round; PTB-XL trees without its test and validation folds)"
+                                                         : " (all records)",
+              f);
     } else if (!o->cv) {
         fprintf(f, "the unlabelled ECGs of folds 1-8 of %s", o->data_dir);
     } else if (o->cv_pretrain == EXP_CV_PER_FOLD) {
