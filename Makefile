@@ -50,7 +50,7 @@ test-asan:
 	    KRES=build-asan/kres tests/run.sh build-asan/tests
 
 # The README's main job: the paper's experiment on the bundled sample (docs/experiment.md);
-# about 15 minutes on 2 idle cores. Rerunning resumes: finished runs are skipped.
+# about 10 minutes on 2 idle cores. Rerunning resumes: finished runs are skipped.
 demo: $(BUILD)/kres
 	$(BUILD)/kres experiment --data data/ptbxl-sample --out runs/demo --preset demo
 
