@@ -55,6 +55,7 @@ for p in supervised finetune probe; do
     check "$p run has scores" test -s "$R/runs/$p-f0.25-r1/scores.csv"
     check "$p run has its done marker" test -s "$R/runs/$p-f0.25-r1/result.json"
     check "results.json has the $p run" grep -q "\"pipeline\":\"$p\"" "$R/results.json"
+    check "$p run records the backend" grep -q '"backend":"' "$R/runs/$p-f0.25-r1/result.json"
 done
 check "progress lines name the runs" grep -q "\[3/3\] probe-f0.25-r1" "$TMP/first.err"
 check "stdout has the table" grep -q "| linear probe | 0\." "$TMP/out"

@@ -26,6 +26,7 @@
 #include "eval/metrics.h"
 #include "eval/report.h"
 #include "nn/checkpoint.h"
+#include "nn/conv1d.h"
 #include "train/finetune.h"
 #include "train/probe.h"
 #include "train/progress.h"
@@ -965,6 +966,7 @@ static int run_one(Ctx *c, ExpPipeline p, double fraction, int repeat) {
     jw_key(&w, "seconds"), jw_number(&w, secs);
     jw_key(&w, "train_samples_per_s"), jw_number(&w, sps);
     jw_key(&w, "threads"), jw_int(&w, omp_get_max_threads());
+    jw_key(&w, "backend"), jw_string(&w, nn_backend_name(nn_get_backend())); /* rounding differs */
     if (p != EXP_SUPERVISED) {
         jw_key(&w, "encoder");
         if (c->n_encoders == 1) jw_string(&w, c->encoder[0]);
@@ -1134,6 +1136,8 @@ static char *notes_text(const Ctx *c, int complete, int n_done, int n_total, con
     } else {
         fprintf(f, " Model: the default KRes (stem 64, widths 128-196-256-320, kernel 17).");
     }
+    fprintf(f, " Convolution backend: %s, %d thread%s (the same seed, backend and threads reproduce every number).",
+            nn_backend_name(nn_get_backend()), omp_get_max_threads(), omp_get_max_threads() == 1 ? "" : "s");
     fprintf(f, "\n\nIntervals: the AUC's 95%% CI is DeLong's (logit scale); sensitivity, specificity, PPV and NPV use "
                "Wilson intervals in results.json. Spread over repeats is min-max; with one repeat the table shows the "
                "run's DeLong CI instead. Threshold: %s on the validation fold.",
