@@ -6,7 +6,8 @@
  * KRes-like but tiny: kernel 17 with stride 1 and 4, the 1x1 skip, odd lengths, bias and no
  * bias, no input gradient (first layer). Backward must ACCUMULATE into prefilled buffers.
  * bf16 runs only where the CPU has native bf16 (else: a skip message, and a check that it
- * is refused). A small KRes model with the FFT path forced must match the reference backend
+ * is refused). The direct batch-1 forward (conv1d_direct.c) is checked on its own shapes:
+ * both kernels, every row and column remainder, strides 1-4, thread counts. A small KRes model with the FFT path forced must match the reference backend
  * through the whole network. */
 #include <math.h>
 #include <omp.h>
@@ -16,6 +17,7 @@
 #include "common/util.h"
 #include "nn/conv1d.h"
 #include "nn/conv1d_dnnl.h"
+#include "nn/conv1d_direct.h"
 #include "nn/conv1d_fft.h"
 #include "nn/activation.h"
 #include "nn/batchnorm.h"
@@ -395,8 +397,81 @@ static void test_model(void) {
     kres_free(m);
 }
 
+/* The direct forward kernels against the reference: the wide kernel (Lout >= 9) with every
+ * remainder of its 6-row and 16-column blocks, the dot kernel (Lout <= 8) with reductions
+ * that are not a multiple of 8, strides 1-4, bias, several examples, and one and two threads
+ * giving the same bits. The dnnl backend must route batch-1 fp32 forwards here. */
+static void test_direct(void) {
+    if (!conv1d_direct_available()) {
+        printf("test_backend: direct kernels skipped: %s\n", cpu_features_summary());
+        CHECK(!conv1d_direct_wins(1, 8, 8, 64, 17, 1, 8));
+        return;
+    }
+    static const Shape shapes[] = {
+        /* B Cin Cout L K S P bias */
+        {1, 5, 7, 64, 17, 1, 8, 0, 0},    /* 64 outputs: no column padding; rows 6 + 1 */
+        {1, 6, 13, 50, 17, 4, 8, 1, 0},   /* stride 4, 13 outputs, rows 6 + 6 + 1 */
+        {2, 3, 11, 37, 9, 1, 4, 1, 0},    /* odd everything, two examples; rows 6 + 4 + 1 */
+        {1, 12, 16, 100, 17, 1, 8, 0, 0}, /* stem-like */
+        {3, 4, 9, 40, 5, 2, 2, 0, 0},     /* stride 2, three examples; rows 6 + 2 + 1 */
+        {1, 7, 5, 30, 3, 3, 0, 1, 0},     /* stride 3, no padding */
+        {1, 9, 10, 16, 17, 4, 8, 0, 0},   /* 4 outputs: dot kernel, Kd = 153 */
+        {1, 5, 8, 8, 17, 1, 8, 1, 0},     /* 8 outputs: dot kernel, Kd = 85, rows 3+3+2 */
+        {2, 3, 7, 5, 2, 1, 0, 0, 0},      /* K 2, 4 outputs, Kd = 6 < 8 */
+        {1, 16, 4, 3, 17, 4, 8, 0, 0},    /* shorter than the kernel, 1 output, Kd = 272 */
+        {1, 40, 12, 300, 17, 1, 8, 0, 0}, /* several channel chunks in the wide kernel */
+    };
+    Rng r;
+    rng_seed(&r, 7);
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        const Shape *s = &shapes[si];
+        const int Lo = conv1d_out_len(s->L, s->K, s->S, s->P);
+        const size_t nx = (size_t)s->B * s->Cin * s->L, ny = (size_t)s->B * s->Cout * Lo;
+        const size_t nw = (size_t)s->Cout * s->Cin * s->K;
+        float *x = xmalloc(nx * sizeof(float)), *w = xmalloc(nw * sizeof(float));
+        float *bias = xmalloc((size_t)s->Cout * sizeof(float));
+        float *yr = xmalloc(ny * sizeof(float)), *y1 = xmalloc(ny * sizeof(float));
+        float *y2 = xmalloc(ny * sizeof(float));
+        fill(x, nx, &r);
+        fill(w, nw, &r);
+        fill(bias, (size_t)s->Cout, &r);
+        const float *b = s->bias ? bias : NULL;
+        conv1d_forward_ref(yr, x, w, b, s->B, s->Cin, s->Cout, s->L, s->K, s->S, s->P);
+        for (size_t i = 0; i < ny; i++) y1[i] = y2[i] = NAN; /* must overwrite everything */
+        omp_set_num_threads(1);
+        conv1d_direct_forward(y1, x, w, b, s->B, s->Cin, s->Cout, s->L, s->K, s->S, s->P);
+        omp_set_num_threads(2);
+        conv1d_direct_forward(y2, x, w, b, s->B, s->Cin, s->Cout, s->L, s->K, s->S, s->P);
+        double e = rel_err(y1, yr, ny);
+        CHECKF(e <= 2e-5, "direct shape %zu (Lout %d): forward error %.3e", si, Lo, e);
+        CHECKF(memcmp(y1, y2, ny * sizeof(float)) == 0, "direct shape %zu: 1 vs 2 threads", si);
+        free(x), free(w), free(bias), free(yr), free(y1), free(y2);
+    }
+    /* routing: batch 1 and 2 fp32 forwards take the direct path, batch 64 does not */
+    CHECK(conv1d_direct_wins(1, 128, 128, 1024, 17, 4, 8));
+    CHECK(conv1d_direct_wins(2, 256, 320, 16, 17, 1, 8));
+    CHECK(!conv1d_direct_wins(64, 128, 128, 1024, 17, 4, 8));
+    CHECK(!conv1d_direct_wins(1, 64, 128, 256, 1, 1, 0)); /* 1x1: the pointwise sgemm */
+    {
+        const int Cin = 6, Cout = 7, L = 45, K = 17, S = 4, P = 8, Lo = conv1d_out_len(L, K, S, P);
+        float x[6 * 45], w[7 * 6 * 17], yd[7 * 12], yb[7 * 12];
+        fill(x, sizeof x / sizeof x[0], &r);
+        fill(w, sizeof w / sizeof w[0], &r);
+        CHECK(Lo == 12);
+        conv1d_direct_forward(yd, x, w, NULL, 1, Cin, Cout, L, K, S, P);
+        nn_set_backend(NN_BACKEND_DNNL);
+        conv1d_forward(yb, x, w, NULL, 1, Cin, Cout, L, K, S, P, NULL, 0);
+        CHECK(memcmp(yd, yb, sizeof yd) == 0);
+        nn_set_backend(NN_BACKEND_FAST);
+    }
+    CHECK(conv1d_direct_workspace_bytes() > 0);
+    conv1d_direct_release();
+    CHECK(conv1d_direct_workspace_bytes() == 0);
+}
+
 int main(void) {
     test_paths();
+    test_direct();
     test_determinism_and_cache();
     test_plan();
     test_frozen();

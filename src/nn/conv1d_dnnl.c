@@ -22,6 +22,7 @@
 
 #include "common/util.h"
 #include "nn/conv1d.h"
+#include "nn/conv1d_direct.h"
 #include "nn/conv1d_fft.h"
 #include "nn/cpu_features.h"
 
@@ -505,6 +506,11 @@ void conv1d_forward_dnnl(float *out, const float *inp, const float *weight, cons
         pthread_mutex_unlock(&G.lock);
         return;
     }
+    if (G.prec == NN_PREC_FP32 && conv1d_direct_wins(B, Cin, Cout, L, K, stride, pad)) {
+        conv1d_direct_forward(out, inp, weight, bias, B, Cin, Cout, L, K, stride, pad);
+        pthread_mutex_unlock(&G.lock);
+        return;
+    }
     Key k = make_key(DIR_FWD, B, Cin, Cout, L, K, stride, pad, bias != NULL);
     Entry *e = lookup(&k);
     void *ptr[MAX_SLOTS] = {(void *)inp, (void *)weight};
@@ -563,6 +569,7 @@ void conv1d_dnnl_release(void) {
     G.arena = NULL;
     G.arena_size = 0;
     conv1d_fft_release();
+    conv1d_direct_release();
     free(g_pw_ws);
     g_pw_ws = NULL;
     g_pw_n = 0;

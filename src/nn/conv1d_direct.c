@@ -1,0 +1,276 @@
+/* conv1d_direct.c — see conv1d_direct.h for the method and the contract.
+ *
+ * Layouts (one example at a time):
+ *   ph   (Cin, S, Lp)   stride phases of the zero-padded input: ph[c, p, s] = xpad[c, s S + p],
+ *                       Lp = L16 + (K - 1) / S + 1 so that every 16-wide read stays inside;
+ *   ob   (Cout, L16)    output rows padded to 16 columns where Lout is not a multiple of 16;
+ *   col  (T4, Kd8)      transposed im2col for Lout <= 8: col[t, c K + k] = xpad[c, t S + k],
+ *                       rows padded with zeros to a multiple of 8, T4 = Lout rounded up to 4. */
+#include "nn/conv1d_direct.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "nn/cpu_features.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define KRES_DIRECT_X86 1
+#endif
+
+static struct {
+    float *base;
+    size_t floats;
+    int *offs;
+    int noffs;
+} g_ws;
+
+static float *workspace(size_t floats) {
+    if (floats > g_ws.floats) {
+        free(g_ws.base);
+        g_ws.base = xmalloc_aligned(floats * sizeof(float));
+        g_ws.floats = floats;
+    }
+    return g_ws.base;
+}
+
+size_t conv1d_direct_workspace_bytes(void) {
+    return g_ws.floats * sizeof(float) + (size_t)g_ws.noffs * sizeof(int);
+}
+
+void conv1d_direct_release(void) {
+    free(g_ws.base);
+    free(g_ws.offs);
+    memset(&g_ws, 0, sizeof g_ws);
+}
+
+int conv1d_direct_available(void) {
+#ifdef KRES_DIRECT_X86
+    static int avail = -1;
+    if (avail < 0) {
+        const char *e = getenv("KRES_CONV_DIRECT");
+        const CpuFeatures *f = cpu_features();
+        avail = f->avx2 && f->fma && !(e && strcmp(e, "0") == 0);
+    }
+    return avail;
+#else
+    return 0;
+#endif
+}
+
+int conv1d_direct_wins(int B, int Cin, int Cout, int L, int K, int stride, int pad) {
+    (void)Cin;
+    (void)Cout;
+    (void)L;
+    /* At batch 1 this path beat oneDNN on every KRes layer it was measured on (stem, the
+     * stride-4 conv2 layers, the two deep conv1 layers: 1.2-2x); at batch 64 oneDNN's
+     * batched kernels win on the large layers, so only a few examples go this way. */
+    return B <= 2 && K >= 2 && stride >= 1 && pad >= 0 && pad < K && conv1d_direct_available();
+}
+
+#ifdef KRES_DIRECT_X86
+
+/* ---------------------------------------------------------------- Lout >= 9 --------- */
+
+/* RR output rows x 16 outputs: out[r, 0..16) (=|+=) sum over channels [c0, c1) and taps.
+ * w points at row 0, channel 0 of the block (rows ldw floats apart); xp at phase row
+ * (0, 0) plus the block's first output; offs[k] = (k mod S) Lp + k div S. */
+#define DEF_WIDE(NAME, RR)                                                                    \
+    __attribute__((target("avx2,fma"))) static void NAME(                                     \
+        float *out, size_t ldo, const float *xp, size_t cstride, const int *offs,              \
+        const float *w, size_t ldw, int c0, int c1, int K, int accumulate) {                  \
+        __m256 acc[RR][2];                                                                    \
+        _Pragma("GCC unroll 6") for (int r = 0; r < RR; r++) acc[r][0] = acc[r][1] =          \
+            _mm256_setzero_ps();                                                              \
+        for (int c = c0; c < c1; c++) {                                                       \
+            const float *wc = w + (size_t)c * K, *xc = xp + (size_t)c * cstride;              \
+            for (int k = 0; k < K; k++) {                                                     \
+                const __m256 b0 = _mm256_loadu_ps(xc + offs[k]);                              \
+                const __m256 b1 = _mm256_loadu_ps(xc + offs[k] + 8);                          \
+                _Pragma("GCC unroll 6") for (int r = 0; r < RR; r++) {                        \
+                    const __m256 a = _mm256_broadcast_ss(wc + (size_t)r * ldw + k);           \
+                    acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]);                            \
+                    acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);                            \
+                }                                                                             \
+            }                                                                                 \
+        }                                                                                     \
+        _Pragma("GCC unroll 6") for (int r = 0; r < RR; r++) {                                \
+            float *o = out + (size_t)r * ldo;                                                 \
+            if (accumulate) {                                                                 \
+                acc[r][0] = _mm256_add_ps(_mm256_loadu_ps(o), acc[r][0]);                     \
+                acc[r][1] = _mm256_add_ps(_mm256_loadu_ps(o + 8), acc[r][1]);                 \
+            }                                                                                 \
+            _mm256_storeu_ps(o, acc[r][0]);                                                   \
+            _mm256_storeu_ps(o + 8, acc[r][1]);                                               \
+        }                                                                                     \
+    }
+DEF_WIDE(wide6, 6)
+DEF_WIDE(wide4, 4)
+DEF_WIDE(wide2, 2)
+DEF_WIDE(wide1, 1)
+
+enum { WROWS = 6, WCOLS = 16 };
+
+static void forward_wide(float *out, const float *x, const float *weight, int Cin, int Cout, int L,
+                         int K, int S, int pad, int Lout) {
+    const int L16 = (Lout + WCOLS - 1) / WCOLS * WCOLS;
+    const int Lp = L16 + (K - 1) / S + 1;
+    const size_t cstride = (size_t)S * Lp, nph = (size_t)Cin * cstride;
+    const int padded = Lout % WCOLS != 0;
+    float *ph = workspace(nph + (padded ? (size_t)Cout * L16 : 0));
+    float *ob = padded ? ph + nph : out;
+    const size_t ldo = padded ? (size_t)L16 : (size_t)Lout;
+    for (int k = 0; k < K; k++) g_ws.offs[k] = (k % S) * Lp + k / S;
+    const int *offs = g_ws.offs;
+    /* channel chunks: a chunk of phases (~96 KiB) stays in L2 while every row block and
+     * column block reads it; rows and their weights are split over the threads */
+    int cc = (int)(96 * 1024 / (sizeof(float) * cstride));
+    cc = cc < 1 ? 1 : cc > Cin ? Cin : cc;
+    const int nrb = (Cout + WROWS - 1) / WROWS;
+    const size_t ldw = (size_t)Cin * K;
+#pragma omp parallel
+    {
+#pragma omp for schedule(static)
+        for (int c = 0; c < Cin; c++)
+            for (int p = 0; p < S; p++) {
+                float *d = ph + (size_t)c * cstride + (size_t)p * Lp;
+                const float *xs = x + (size_t)c * L;
+                for (int s = 0; s < Lp; s++) {
+                    const long i = (long)s * S + p - pad;
+                    d[s] = i >= 0 && i < L ? xs[i] : 0.0f;
+                }
+            }
+        for (int c0 = 0; c0 < Cin; c0 += cc) {
+            const int c1 = c0 + cc < Cin ? c0 + cc : Cin;
+            /* same static split every chunk: a thread's rows stay its own, no barrier */
+#pragma omp for schedule(static) nowait
+            for (int rb = 0; rb < nrb; rb++) {
+                const int o0 = rb * WROWS, rows = Cout - o0 < WROWS ? Cout - o0 : WROWS;
+                for (int t = 0; t < L16; t += WCOLS)
+                    for (int r = 0; r < rows;) {
+                        float *o = ob + (size_t)(o0 + r) * ldo + t;
+                        const float *w = weight + (size_t)(o0 + r) * ldw;
+                        const float *xp = ph + t;
+                        const int left = rows - r, acc = c0 > 0;
+                        if (left >= 6) wide6(o, ldo, xp, cstride, offs, w, ldw, c0, c1, K, acc), r += 6;
+                        else if (left >= 4) wide4(o, ldo, xp, cstride, offs, w, ldw, c0, c1, K, acc), r += 4;
+                        else if (left >= 2) wide2(o, ldo, xp, cstride, offs, w, ldw, c0, c1, K, acc), r += 2;
+                        else wide1(o, ldo, xp, cstride, offs, w, ldw, c0, c1, K, acc), r += 1;
+                    }
+            }
+        }
+    }
+    if (padded)
+        for (int o = 0; o < Cout; o++)
+            memcpy(out + (size_t)o * Lout, ob + (size_t)o * L16, (size_t)Lout * sizeof(float));
+}
+
+/* ---------------------------------------------------------------- Lout <= 8 --------- */
+
+__attribute__((target("avx2,fma"))) static inline float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* RR output rows x 4 outputs as dot products over j = c K + k in [0, Kd): w rows ldw
+ * floats apart, col rows ldc apart (zero beyond Kd). The last partial vector of a weight
+ * row is a masked load, so nothing past the weights is read. */
+#define DEF_DOT(NAME, RR)                                                                     \
+    __attribute__((target("avx2,fma"))) static void NAME(                                     \
+        float *out, size_t ldo, int nout, const float *col, size_t ldc, const float *w,       \
+        size_t ldw, int Kd) {                                                                 \
+        __m256 acc[RR][4];                                                                    \
+        _Pragma("GCC unroll 6") for (int r = 0; r < RR; r++) acc[r][0] = acc[r][1] =          \
+            acc[r][2] = acc[r][3] = _mm256_setzero_ps();                                      \
+        const int full = Kd / 8 * 8;                                                          \
+        for (int j = 0; j <= full; j += 8) {                                                  \
+            if (j == Kd) break;                                                               \
+            __m256i mask = _mm256_set1_epi32(-1);                                             \
+            if (j == full) {                                                                  \
+                const int n = Kd - full;                                                      \
+                mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n),                               \
+                                          _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));         \
+            }                                                                                 \
+            const __m256 x0 = _mm256_load_ps(col + j), x1 = _mm256_load_ps(col + ldc + j);    \
+            const __m256 x2 = _mm256_load_ps(col + 2 * ldc + j);                              \
+            const __m256 x3 = _mm256_load_ps(col + 3 * ldc + j);                              \
+            _Pragma("GCC unroll 6") for (int r = 0; r < RR; r++) {                            \
+                const __m256 a = j == full ? _mm256_maskload_ps(w + r * ldw + j, mask)        \
+                                           : _mm256_loadu_ps(w + r * ldw + j);                \
+                acc[r][0] = _mm256_fmadd_ps(a, x0, acc[r][0]);                                \
+                acc[r][1] = _mm256_fmadd_ps(a, x1, acc[r][1]);                                \
+                acc[r][2] = _mm256_fmadd_ps(a, x2, acc[r][2]);                                \
+                acc[r][3] = _mm256_fmadd_ps(a, x3, acc[r][3]);                                \
+            }                                                                                 \
+        }                                                                                     \
+        _Pragma("GCC unroll 6") for (int r = 0; r < RR; r++) for (int t = 0; t < nout; t++)  \
+            out[r * ldo + t] = hsum(acc[r][t]);                                               \
+    }
+DEF_DOT(dot3, 3)
+DEF_DOT(dot2, 2)
+DEF_DOT(dot1, 1)
+
+enum { DROWS = 3, DCOLS = 4 };
+
+static void forward_dot(float *out, const float *x, const float *weight, int Cin, int Cout, int L,
+                        int K, int S, int pad, int Lout) {
+    const int Kd = Cin * K;
+    const size_t ldc = (size_t)(Kd + 7) / 8 * 8;
+    const int T4 = (Lout + DCOLS - 1) / DCOLS * DCOLS;
+    float *col = workspace((size_t)T4 * ldc);
+    for (int t = 0; t < T4; t++) {
+        float *row = col + (size_t)t * ldc;
+        memset(row, 0, ldc * sizeof(float));
+        if (t >= Lout) continue;
+        for (int c = 0; c < Cin; c++)
+            for (int k = 0; k < K; k++) {
+                const long i = (long)t * S + k - pad;
+                row[c * K + k] = i >= 0 && i < L ? x[(size_t)c * L + i] : 0.0f;
+            }
+    }
+    const int nrb = (Cout + DROWS - 1) / DROWS;
+#pragma omp parallel for schedule(static)
+    for (int rb = 0; rb < nrb; rb++) {
+        const int o0 = rb * DROWS, rows = Cout - o0 < DROWS ? Cout - o0 : DROWS;
+        for (int t = 0; t < Lout; t += DCOLS) {
+            const int n = Lout - t < DCOLS ? Lout - t : DCOLS;
+            float *o = out + (size_t)o0 * Lout + t;
+            const float *w = weight + (size_t)o0 * Kd, *cl = col + (size_t)t * ldc;
+            if (rows == 3) dot3(o, Lout, n, cl, ldc, w, Kd, Kd);
+            else if (rows == 2) dot2(o, Lout, n, cl, ldc, w, Kd, Kd);
+            else dot1(o, Lout, n, cl, ldc, w, Kd, Kd);
+        }
+    }
+}
+
+#endif /* KRES_DIRECT_X86 */
+
+void conv1d_direct_forward(float *out, const float *inp, const float *weight, const float *bias,
+                           int B, int Cin, int Cout, int L, int K, int stride, int pad) {
+    KRES_ASSERT(conv1d_direct_available());
+    KRES_ASSERT(B >= 0 && Cin >= 1 && Cout >= 1 && K >= 1 && stride >= 1 && pad >= 0);
+    const int Lout = (L + 2 * pad - K) / stride + 1;
+    KRES_ASSERT(Lout >= 1);
+#ifdef KRES_DIRECT_X86
+    if (K > g_ws.noffs) {
+        free(g_ws.offs);
+        g_ws.offs = xmalloc((size_t)K * sizeof(int));
+        g_ws.noffs = K;
+    }
+    for (int b = 0; b < B; b++) {
+        const float *x = inp + (size_t)b * Cin * L;
+        float *y = out + (size_t)b * Cout * Lout;
+        if (Lout <= 8) forward_dot(y, x, weight, Cin, Cout, L, K, stride, pad, Lout);
+        else forward_wide(y, x, weight, Cin, Cout, L, K, stride, pad, Lout);
+        if (bias)
+            for (int o = 0; o < Cout; o++)
+                for (int t = 0; t < Lout; t++) y[(size_t)o * Lout + t] += bias[o];
+    }
+#else
+    (void)out, (void)inp, (void)weight, (void)bias, (void)B, (void)L;
+#endif
+}
