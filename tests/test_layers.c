@@ -299,6 +299,31 @@ static void test_maxpool(void) {
     float xn[4] = {1, NAN, 5, 2};
     maxpool1d_forward(yt, it, xn, 1, 1, 4, 4);
     CHECK(isnan(yt[0]) && it[0] == 1);
+    /* the vectorised path (rows without NaN) against the rule written out, on many ties
+     * (values from {0, 1, 2}), next to a row with a NaN in its second window */
+    {
+        enum { RB = 2, RC = 3, RL = 64, RS = 4, RO = RL / RS };
+        float xr[RB * RC * RL], yr[RB * RC * RO];
+        int32_t ir[RB * RC * RO];
+        Rng rr;
+        rng_seed(&rr, 5);
+        for (int i = 0; i < RB * RC * RL; i++) xr[i] = (float)(int)(3 * rng_uniform(&rr));
+        xr[RL + RS + 2] = NAN; /* row 1, window 1 */
+        maxpool1d_forward(yr, ir, xr, RB, RC, RL, RS);
+        int bad = 0;
+        for (int row = 0; row < RB * RC; row++)
+            for (int t = 0; t < RO; t++) {
+                const float *w = xr + row * RL + t * RS;
+                int best = 0;
+                for (int j = 1; j < RS && !isnan(w[best]); j++)
+                    if (w[j] > w[best] || isnan(w[j])) best = j;
+                const float got = yr[row * RO + t];
+                bad += ir[row * RO + t] != t * RS + best; /* index within the row */
+                bad += isnan(w[best]) ? !isnan(got) : got != w[best];
+            }
+        CHECKF(bad == 0, "maxpool: %d outputs differ from the first-maximum rule", bad);
+        CHECK(isnan(yr[RO + 1]) && ir[RO + 1] == RS + 2);
+    }
 
     /* FD: values are a shuffled grid with spacing 0.05 (no ties within 2*eps = 2e-3) */
     enum { B = 2, C = 3, L = 11, S = 3, N = B * C * L, NO = B * C * (L / S) };
