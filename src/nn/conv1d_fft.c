@@ -18,6 +18,12 @@
 #include <string.h>
 
 #include "common/util.h"
+#include "nn/cpu_features.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define KRES_FFT_X86 1
+#endif
 
 typedef float v8 __attribute__((vector_size(32)));
 typedef int v8i __attribute__((vector_size(32)));
@@ -412,6 +418,77 @@ static void complex_gemm(int transA, int m, int n, int k, const float *Ar, const
     gemm(ta, 'N', m, n, k, 1.0f, Ai, lda, Br, ldb, 1.0f, Ci, ldc);
 }
 
+/* Few columns (batch 1: one column per window of one example): the four sgemm calls per
+ * bin each pack their operands for a product of a few hundred multiply-adds per column, so a
+ * register-blocked complex kernel does the bin in one pass instead. C = A B, overwritten,
+ * planar as in complex_gemm (transA = 0); RR rows of A x 8 columns in 4 RR accumulators.
+ * Columns are computed up to n rounded up to 8: the spectrum matrices hold zeros (or stale
+ * bytes that nothing reads) there. */
+enum { SMALL_COLS = 32 };
+#ifdef KRES_FFT_X86
+#define DEF_CSMALL(NAME, RR)                                                                  \
+    __attribute__((target("avx2,fma"))) static void NAME(                                     \
+        int k, const float *Ar, const float *Ai, int lda, const float *Br, const float *Bi,   \
+        int ldb, float *Cr, float *Ci, int ldc) {                                             \
+        /* four partial sums per row (rr - ii, ri + ir): independent FMA chains */            \
+        __m256 rr[RR], ii[RR], ri[RR], ir[RR];                                                \
+        _Pragma("GCC unroll 4") for (int r = 0; r < RR; r++) rr[r] = ii[r] = ri[r] = ir[r] =  \
+            _mm256_setzero_ps();                                                              \
+        for (int c = 0; c < k; c++) {                                                         \
+            const __m256 xr = _mm256_loadu_ps(Br + (size_t)c * ldb);                          \
+            const __m256 xi = _mm256_loadu_ps(Bi + (size_t)c * ldb);                          \
+            _Pragma("GCC unroll 4") for (int r = 0; r < RR; r++) {                            \
+                const __m256 wr = _mm256_broadcast_ss(Ar + (size_t)r * lda + c);              \
+                const __m256 wi = _mm256_broadcast_ss(Ai + (size_t)r * lda + c);              \
+                rr[r] = _mm256_fmadd_ps(wr, xr, rr[r]);                                       \
+                ii[r] = _mm256_fmadd_ps(wi, xi, ii[r]);                                       \
+                ri[r] = _mm256_fmadd_ps(wr, xi, ri[r]);                                       \
+                ir[r] = _mm256_fmadd_ps(wi, xr, ir[r]);                                       \
+            }                                                                                 \
+        }                                                                                     \
+        _Pragma("GCC unroll 4") for (int r = 0; r < RR; r++) {                                \
+            _mm256_storeu_ps(Cr + (size_t)r * ldc, _mm256_sub_ps(rr[r], ii[r]));              \
+            _mm256_storeu_ps(Ci + (size_t)r * ldc, _mm256_add_ps(ri[r], ir[r]));              \
+        }                                                                                     \
+    }
+DEF_CSMALL(csmall3, 3)
+DEF_CSMALL(csmall2, 2)
+DEF_CSMALL(csmall1, 1)
+#endif
+
+/* 1 where complex_gemm_small can run (AVX2 + FMA); KRES_FFT_SMALL=0 turns it off. */
+static int small_kernel_available(void) {
+#ifdef KRES_FFT_X86
+    static int avail = -1;
+    if (avail < 0) {
+        const char *e = getenv("KRES_FFT_SMALL");
+        avail = cpu_features()->avx2 && cpu_features()->fma && !(e && strcmp(e, "0") == 0);
+    }
+    return avail;
+#else
+    return 0;
+#endif
+}
+
+static void complex_gemm_small(int m, int n, int k, const float *Ar, const float *Ai, int lda,
+                               const float *Br, const float *Bi, int ldb, float *Cr, float *Ci,
+                               int ldc) {
+#ifdef KRES_FFT_X86
+    for (int j = 0; j < n; j += 8)
+        for (int r = 0; r < m;) {
+            const size_t a = (size_t)r * lda, c = (size_t)r * ldc + j;
+            const int left = m - r;
+            if (left >= 3) csmall3(k, Ar + a, Ai + a, lda, Br + j, Bi + j, ldb, Cr + c, Ci + c, ldc), r += 3;
+            else if (left >= 2) csmall2(k, Ar + a, Ai + a, lda, Br + j, Bi + j, ldb, Cr + c, Ci + c, ldc), r += 2;
+            else csmall1(k, Ar + a, Ai + a, lda, Br + j, Bi + j, ldb, Cr + c, Ci + c, ldc), r += 1;
+        }
+#else
+    (void)m, (void)n, (void)k, (void)Ar, (void)Ai, (void)lda, (void)Br, (void)Bi, (void)ldb;
+    (void)Cr, (void)Ci, (void)ldc;
+    KRES_ASSERT(!"complex_gemm_small needs x86-64");
+#endif
+}
+
 /* Spectra of the windows of channel rows `base + (b * C + c) * len`, c in [c0, c1), for the
  * chunk's columns (col = (b - b0) * nblk + j): window j starts at j * step + shift and keeps
  * nvalid samples. Stored stacked per bin: (2C, nbp) = [real rows; imaginary rows]. */
@@ -496,11 +573,18 @@ void conv1d_fft_forward(float *out, const float *inp, const float *weight, const
         for (int b0 = b_lo; b0 < b_hi; b0 += g.chunk) {
             const int ncols = min_i(g.chunk, b_hi - b0) * g.nblk;
             window_spectra(X, inp, Cin, 0, Cin, L, b0, ncols, &g, g.M, -pad, N, p);
+            const int small = ncols <= SMALL_COLS && small_kernel_available();
             for (int f = 0; f < g.bins; f++) { /* Y_f (Cout, cols) = W_f (Cout, Cin) X_f */
                 const float *kr = KS + f * 2 * ncol, *xr = X + f * xb;
                 float *yr = Y + f * yb;
-                complex_gemm(0, Cout, ncols, Cin, kr, kr + ncol, Cin, xr, xr + (size_t)Cin * g.nbp,
-                             (int)g.nbp, yr, yr + (size_t)Cout * g.nbp, (int)g.nbp);
+                if (small)
+                    complex_gemm_small(Cout, ncols, Cin, kr, kr + ncol, Cin, xr,
+                                       xr + (size_t)Cin * g.nbp, (int)g.nbp, yr,
+                                       yr + (size_t)Cout * g.nbp, (int)g.nbp);
+                else
+                    complex_gemm(0, Cout, ncols, Cin, kr, kr + ncol, Cin, xr,
+                                 xr + (size_t)Cin * g.nbp, (int)g.nbp, yr,
+                                 yr + (size_t)Cout * g.nbp, (int)g.nbp);
             }
             window_outputs(out, Y, Cout, Lo, b0, ncols, &g, p, 0);
         }
