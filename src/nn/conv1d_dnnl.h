@@ -14,7 +14,8 @@
  *                 result (out, dinp, dweight) is written as fp32, so the fp32 master weights,
  *                 batch-norm statistics, loss and optimiser are untouched. Only accepted where
  *                 the CPU has AVX512-BF16 or AMX-BF16 (cpu_has_fast_bf16); elsewhere
- *                 conv1d_dnnl_set_precision refuses it and fp32 stays.
+ *                 conv1d_dnnl_set_precision refuses it and fp32 stays. Forward calls of
+ *                 one or two examples run the fp32 paths below anyway (faster there).
  * Determinism: oneDNN's fp32/bf16 kernels use static work splits, so results repeat for the
  * same thread count and ISA; they are not bit-identical to the fast or reference backends.
  * Thread count: oneDNN runs on the OpenMP runtime and uses omp_get_max_threads(). */
@@ -37,6 +38,8 @@ const char *nn_precision_name(NnPrecision p);
  *   fp32, stride 1, wide kernel, where the cost model predicts a clear win (KRes: the
  *         kernel-17 conv1 of each unit): the overlap-save FFT path (conv1d_fft.h);
  *   fp32 1x1: one oneDNN sgemm per example (no layout reorders);
+ *   fp32 forward of one or two examples (also in bf16 mode), K >= 2, on CPUs with AVX2+FMA:
+ *         the direct register-blocked kernels (conv1d_direct.h);
  *   everything else, and everything in bf16: oneDNN convolution primitives.
  * FFT mode 1 (default): as the cost model says; 0: never; 2: for every stride-1 convolution
  * with K >= 5 (tests). The environment variable KRES_CONV_FFT=0|1|2 sets the initial mode. */
