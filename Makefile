@@ -18,7 +18,9 @@ TESTS   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
 .SECONDARY:
 .PHONY: all test test-fast test-asan demo bench clean
-all: $(BUILD)/kres $(TESTS)
+# the bench tools are built (and smoke-tested, tests/bench_tools_test.sh) with everything
+# else, so that they cannot rot between benchmark runs
+all: $(BUILD)/kres $(TESTS) $(BUILD)/bench_kres $(BUILD)/layer_profile
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -58,10 +60,14 @@ demo: $(BUILD)/kres
 $(BUILD)/bench_kres: $(BUILD)/obj/bench/bench_kres.o $(BUILD)/libkres.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# bench/layer_profile.c: per-layer times of one inference forward (docs/performance.md).
+$(BUILD)/layer_profile: $(BUILD)/obj/bench/layer_profile.o $(BUILD)/libkres.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
 bench: all $(BUILD)/bench_kres
 	BUILD=$(BUILD) bash bench/run.sh
 
 clean:
 	rm -rf build build-asan
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_SRC:%.c=$(BUILD)/obj/%.d) $(BUILD)/obj/bench/bench_kres.d
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_SRC:%.c=$(BUILD)/obj/%.d) $(BUILD)/obj/bench/bench_kres.d $(BUILD)/obj/bench/layer_profile.d
