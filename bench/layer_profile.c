@@ -6,7 +6,8 @@
  * It compiles src/nn/kres.c itself with every layer call in kres_forward wrapped in a timer
  * (the macros below shadow the layer functions; the library's own kres.c is not linked), so
  * the numbers are those of the real forward pass, caches and all. Prints one line per layer
- * call in forward order (mean milliseconds over the timed repetitions) and the total. A
+ * call in forward order (mean milliseconds over the timed repetitions), the mean total and
+ * the median and minimum of the per-forward totals. A
  * development tool for docs/performance.md, not part of the tests. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,11 @@ static double now_ms(void) {
 #undef conv1d_forward
 #undef conv1d_dnnl_set_frozen_weights
 
+static int cmp_double(const void *a, const void *b) {
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 int main(int argc, char **argv) {
     int B = 1, reps = 50;
     const char *backend = "dnnl";
@@ -92,9 +98,14 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < n; i++) x[i] = (float)rng_normal(&r);
     for (int w = 0; w < 3; w++) kres_forward(m, x, B, 0, NULL); /* warm-up: caches, spectra */
     memset(prof_ms, 0, sizeof prof_ms);
-    const double t0 = now_ms();
-    for (int i = 0; i < reps; i++) kres_forward(m, x, B, 0, NULL);
-    const double total = (now_ms() - t0) / reps;
+    double *each = xmalloc((size_t)reps * sizeof(double)), total = 0;
+    for (int i = 0; i < reps; i++) {
+        const double t0 = now_ms();
+        kres_forward(m, x, B, 0, NULL);
+        each[i] = now_ms() - t0;
+        total += each[i] / reps;
+    }
+    qsort(each, (size_t)reps, sizeof(double), cmp_double);
     prof_n = prof_seq < MAX_CALLS ? prof_seq : MAX_CALLS;
     double timed = 0;
     printf("# KRes inference forward, batch %d, backend %s, %d threads, mean of %d\n", B, backend,
@@ -103,7 +114,9 @@ int main(int argc, char **argv) {
         printf("%3d  %-8s %8.3f ms\n", i, prof_name[i], prof_ms[i] / reps);
         timed += prof_ms[i] / reps;
     }
-    printf("total %.3f ms per forward (%.3f ms in the listed calls)\n", total, timed);
+    printf("total %.3f ms per forward (%.3f ms in the listed calls); median %.3f, min %.3f\n",
+           total, timed, each[reps / 2], each[0]);
+    free(each);
     free(x);
     kres_free(m);
     return 0;
