@@ -117,6 +117,88 @@ int arg_cache_mb(const char *cmd, const char *flag, const char *v, size_t *bytes
     return 0;
 }
 
+/* ---- flag tables ----------------------------------------------------------------------- */
+
+/* The entry for flag (or, with flag NULL, the ARGT_ARGS entry), included tables searched in
+ * place; NULL if there is none. */
+static ArgSpec *arg_find(ArgSpec *spec, const char *flag) {
+    for (ArgSpec *s = spec; s->type != ARGT_END; s++) {
+        if (s->type == ARGT_INCLUDE) {
+            ArgSpec *t = arg_find(s->dst, flag);
+            if (t) return t;
+        } else if (flag ? s->flag && arg_is(s->flag, flag) : s->type == ARGT_ARGS) {
+            return s;
+        }
+    }
+    return NULL;
+}
+
+int arg_given(const ArgSpec *spec, const char *flag) {
+    /* arg_find only reads through the pointer it returns here. */
+    const ArgSpec *s = arg_find((ArgSpec *)spec, flag);
+    return s ? s->seen : 0;
+}
+
+/* Store value v of the flag s that takes one; 0 or -1 after a usage error. */
+static int arg_store(const char *cmd, const ArgSpec *s, const char *v) {
+    double d;
+    switch (s->type) {
+    case ARGT_STRING: *(const char **)s->dst = v; return 0;
+    case ARGT_INT: return arg_int(cmd, s->flag, v, (long)s->lo, (long)s->hi, s->dst);
+    case ARGT_LONG: return arg_long(cmd, s->flag, v, (long)s->lo, (long)s->hi, s->dst);
+    case ARGT_DOUBLE: return arg_double(cmd, s->flag, v, s->lo, s->hi, s->dst);
+    case ARGT_FLOAT:
+        if (arg_double(cmd, s->flag, v, s->lo, s->hi, &d) != 0) return -1;
+        *(float *)s->dst = (float)d;
+        return 0;
+    case ARGT_SEED: return arg_seed(cmd, s->flag, v, s->dst);
+    case ARGT_THREADS: return arg_threads(cmd, s->flag, v, s->dst);
+    case ARGT_RATE: return arg_rate(cmd, v, s->dst);
+    case ARGT_PROTOCOL: return arg_protocol(cmd, v, s->dst);
+    case ARGT_RULE:
+        if (arg_threshold_rule(cmd, v) != 0) return -1;
+        *(const char **)s->dst = v;
+        return 0;
+    case ARGT_CACHE_MB: return arg_cache_mb(cmd, s->flag, v, s->dst);
+    case ARGT_FUNC:
+    case ARGT_FUNC_MANY: return s->fn(cmd, s->flag, v, s->dst);
+    default: KRES_ASSERT(!"flag type without a value"); return -1;
+    }
+}
+
+int arg_parse(const char *cmd, int argc, char **argv, ArgSpec *spec, void (*usage)(FILE *)) {
+    for (int i = 1; i < argc; i++) {
+        const char *f = argv[i];
+        if (arg_is_help(f)) {
+            usage(stdout);
+            return KRES_EXIT_OK;
+        }
+        /* Look the flag up before taking a value: "--bogus" last on the line is unknown,
+         * not a flag that "needs a value". */
+        int dashed = strncmp(f, "--", 2) == 0;
+        ArgSpec *s = arg_find(spec, dashed ? f : NULL);
+        if (!s) return usage_error(cmd, dashed ? "unknown option '%s'" : "unexpected argument '%s'", f);
+        s->seen++;
+        switch (s->type) {
+        case ARGT_ARGS:
+            if (s->fn(cmd, NULL, f, s->dst) != 0) return KRES_EXIT_USAGE;
+            continue;
+        case ARGT_SET: *(int *)s->dst = 1; continue;
+        case ARGT_CLEAR: *(int *)s->dst = 0; continue;
+        case ARGT_CALL:
+            if (s->fn(cmd, f, NULL, s->dst) != 0) return KRES_EXIT_USAGE;
+            continue;
+        default: break;
+        }
+        const char *v = arg_value(argc, argv, &i, cmd);
+        if (!v || arg_store(cmd, s, v) != 0) return KRES_EXIT_USAGE;
+        /* "--data A B C": the following plain arguments belong to the same flag. */
+        while (s->type == ARGT_FUNC_MANY && i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0)
+            if (s->fn(cmd, f, argv[++i], s->dst) != 0) return KRES_EXIT_USAGE;
+    }
+    return ARG_CONTINUE;
+}
+
 /* Read path and run parse on its text; a parser error is re-worded to name the file
  * (the parsers only say "model config" / "preprocess"). */
 static int load_json_file(const char *path, int (*parse)(const char *, void *), void *out) {

@@ -5,6 +5,7 @@
 #define KRES_CLI_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "common/util.h"
 #include "data/preprocess.h"
@@ -23,6 +24,76 @@ int cmd_finetune(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_experiment(int argc, char **argv);
+
+/* ---- flag tables ------------------------------------------------------------------------
+ * A command lists every flag it takes in an ArgSpec table (the ARG_* macros below, ARG_END
+ * last) and hands argv to arg_parse once. Knowing all flags up front is what lets the parser
+ * tell an unknown option from a known one that lacks its value, wherever either stands. */
+typedef enum {
+    ARGT_END = 0,    /* end of a table */
+    ARGT_SET,        /* switch: *(int *)dst = 1 */
+    ARGT_CLEAR,      /* switch: *(int *)dst = 0 */
+    ARGT_CALL,       /* switch: fn(cmd, flag, NULL, dst) */
+    ARGT_STRING,     /* *(const char **)dst = value */
+    ARGT_INT,        /* int in [lo, hi] */
+    ARGT_LONG,       /* long in [lo, hi] */
+    ARGT_DOUBLE,     /* double in [lo, hi] */
+    ARGT_FLOAT,      /* float, range-checked as a double in [lo, hi] */
+    ARGT_SEED,       /* uint64_t via arg_seed */
+    ARGT_THREADS,    /* int via arg_threads */
+    ARGT_RATE,       /* int via arg_rate */
+    ARGT_PROTOCOL,   /* CohortProtocol via arg_protocol */
+    ARGT_RULE,       /* const char *, checked by arg_threshold_rule */
+    ARGT_CACHE_MB,   /* size_t bytes via arg_cache_mb */
+    ARGT_FUNC,       /* fn(cmd, flag, value, dst) */
+    ARGT_FUNC_MANY,  /* ARGT_FUNC for the value and for each following argument not starting "--" */
+    ARGT_ARGS,       /* the arguments not starting "--": fn(cmd, NULL, arg, dst) for each */
+    ARGT_INCLUDE,    /* the flags of another table (dst, an ArgSpec array ending in ARG_END) */
+} ArgType;
+
+/* A custom flag parser: 0, or -1 after printing a usage error. */
+typedef int (*ArgFn)(const char *cmd, const char *flag, const char *v, void *dst);
+
+typedef struct {
+    const char *flag;
+    ArgType type;
+    void *dst;
+    double lo, hi; /* ARGT_INT, ARGT_LONG, ARGT_DOUBLE, ARGT_FLOAT */
+    ArgFn fn;
+    int seen;      /* how often the flag was given (set by arg_parse) */
+} ArgSpec;
+
+/* p must point to T: a mismatch is a compile error under -Werror, not a wild store. */
+#define ARG_PTR_(T, p) (1 ? (p) : (T *)0)
+#define ARG_SET(f, p) {.flag = (f), .type = ARGT_SET, .dst = ARG_PTR_(int, p)}
+#define ARG_CLEAR(f, p) {.flag = (f), .type = ARGT_CLEAR, .dst = ARG_PTR_(int, p)}
+#define ARG_CALL(f, fn_, p) {.flag = (f), .type = ARGT_CALL, .dst = (p), .fn = (fn_)}
+#define ARG_STR(f, p) {.flag = (f), .type = ARGT_STRING, .dst = ARG_PTR_(const char *, p)}
+#define ARG_INT(f, p, lo_, hi_) {.flag = (f), .type = ARGT_INT, .dst = ARG_PTR_(int, p), .lo = (lo_), .hi = (hi_)}
+#define ARG_LONG(f, p, lo_, hi_) {.flag = (f), .type = ARGT_LONG, .dst = ARG_PTR_(long, p), .lo = (lo_), .hi = (hi_)}
+#define ARG_DOUBLE(f, p, lo_, hi_) {.flag = (f), .type = ARGT_DOUBLE, .dst = ARG_PTR_(double, p), .lo = (lo_), .hi = (hi_)}
+#define ARG_FLOAT(f, p, lo_, hi_) {.flag = (f), .type = ARGT_FLOAT, .dst = ARG_PTR_(float, p), .lo = (lo_), .hi = (hi_)}
+#define ARG_SEED(f, p) {.flag = (f), .type = ARGT_SEED, .dst = ARG_PTR_(uint64_t, p)}
+#define ARG_THREADS(f, p) {.flag = (f), .type = ARGT_THREADS, .dst = ARG_PTR_(int, p)}
+#define ARG_RATE(f, p) {.flag = (f), .type = ARGT_RATE, .dst = ARG_PTR_(int, p)}
+#define ARG_PROTOCOL(f, p) {.flag = (f), .type = ARGT_PROTOCOL, .dst = ARG_PTR_(CohortProtocol, p)}
+#define ARG_RULE(f, p) {.flag = (f), .type = ARGT_RULE, .dst = ARG_PTR_(const char *, p)}
+#define ARG_CACHE_MB(f, p) {.flag = (f), .type = ARGT_CACHE_MB, .dst = ARG_PTR_(size_t, p)}
+#define ARG_FUNC(f, fn_, p) {.flag = (f), .type = ARGT_FUNC, .dst = (p), .fn = (fn_)}
+#define ARG_FUNC_MANY(f, fn_, p) {.flag = (f), .type = ARGT_FUNC_MANY, .dst = (p), .fn = (fn_)}
+#define ARG_ARGS(fn_, p) {.type = ARGT_ARGS, .dst = (p), .fn = (fn_)}
+#define ARG_INCLUDE(table) {.type = ARGT_INCLUDE, .dst = ARG_PTR_(ArgSpec, table)}
+#define ARG_END {.type = ARGT_END}
+
+/* arg_parse's "no reason to stop": parsing went through, the command goes on. */
+#define ARG_CONTINUE (-1)
+/* Parse argv[1..argc) (argv[0] is the command name) against spec, left to right. Returns
+ * ARG_CONTINUE, or the exit code to return at once: KRES_EXIT_OK after --help/-h (usage
+ * printed on stdout) or KRES_EXIT_USAGE after a usage error (printed: an unknown option,
+ * an argument not starting "--" where the table has no ARGT_ARGS, a missing or bad value). */
+int arg_parse(const char *cmd, int argc, char **argv, ArgSpec *spec, void (*usage)(FILE *));
+/* How often flag was given in the last arg_parse over spec (0 for a flag not in spec). */
+int arg_given(const ArgSpec *spec, const char *flag);
 
 /* argv[0] of a subcommand is its name ("train"). */
 int arg_is(const char *arg, const char *flag);

@@ -32,43 +32,47 @@ static int exists(const char *p) {
     return stat(p, &st) == 0;
 }
 
+/* The RECORD arguments, collected (argc slots: there are never more). */
+typedef struct {
+    char **recs;
+    int n;
+} Records;
+
+static int arg_record(const char *cmd, const char *flag, const char *v, void *dst) {
+    Records *r = dst;
+    r->recs[r->n++] = record_arg(v);
+    return 0;
+}
+
+static int flag_format(const char *cmd, const char *flag, const char *v, void *dst) {
+    if (!arg_is(v, "csv") && !arg_is(v, "npy")) {
+        usage_error(cmd, "--format must be csv or npy, got '%s'", v);
+        return -1;
+    }
+    *(const char **)dst = v;
+    return 0;
+}
+
 int cmd_embed(int argc, char **argv) {
     const char *enc = NULL, *out = NULL, *format = NULL, *data = NULL;
     int rate = 100, batch = 32, quiet = 0;
-    int n = 0;
-    char **recs = xmalloc((size_t)(argc + 1) * sizeof(char *));
-    int rc = KRES_EXIT_USAGE;
-    for (int i = 1; i < argc; i++) {
-        const char *f = argv[i], *v;
-        if (arg_is_help(f)) {
-            print_usage(stdout);
-            rc = KRES_EXIT_OK;
-            goto done;
-        } else if (arg_is(f, "--quiet")) {
-            quiet = 1;
-        } else if (strncmp(f, "--", 2) != 0) {
-            recs[n++] = record_arg(f);
-        } else {
-            if (!(v = arg_value(argc, argv, &i, CMD))) goto done;
-            if (arg_is(f, "--encoder")) enc = v;
-            else if (arg_is(f, "--out")) out = v;
-            else if (arg_is(f, "--data")) data = v;
-            else if (arg_is(f, "--format")) {
-                if (!arg_is(v, "csv") && !arg_is(v, "npy")) {
-                    usage_error(CMD, "--format must be csv or npy, got '%s'", v);
-                    goto done;
-                }
-                format = v;
-            } else if (arg_is(f, "--rate")) {
-                if (arg_rate(CMD, v, &rate) != 0) goto done;
-            } else if (arg_is(f, "--batch")) {
-                if (arg_int(CMD, f, v, 1, 4096, &batch) != 0) goto done;
-            } else {
-                usage_error(CMD, "unknown option '%s'", f);
-                goto done;
-            }
-        }
-    }
+    Records rs = {xmalloc((size_t)(argc + 1) * sizeof(char *)), 0};
+    ArgSpec spec[] = {
+        ARG_SET("--quiet", &quiet),
+        ARG_ARGS(arg_record, &rs),
+        ARG_STR("--encoder", &enc),
+        ARG_STR("--out", &out),
+        ARG_STR("--data", &data),
+        ARG_FUNC("--format", flag_format, &format),
+        ARG_RATE("--rate", &rate),
+        ARG_INT("--batch", &batch, 1, 4096),
+        ARG_END,
+    };
+    int rc = arg_parse(CMD, argc, argv, spec, print_usage);
+    char **recs = rs.recs;
+    int n = rs.n;
+    if (rc != ARG_CONTINUE) goto done;
+    rc = KRES_EXIT_USAGE;
     if (!enc) {
         usage_error(CMD, "--encoder E is required");
         goto done;

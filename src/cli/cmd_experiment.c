@@ -72,6 +72,48 @@ static void print_table(const char *out_dir) {
     free(md);
 }
 
+/* ---- the flags with their own parsers (ArgFn; dst is the ExperimentOptions) ---- */
+
+static int flag_preset(const char *cmd, const char *flag, const char *v, void *dst) {
+    return 0; /* applied before the other flags (cmd_experiment) */
+}
+
+static int flag_pretrain_data(const char *cmd, const char *flag, const char *v, void *dst) {
+    ExperimentOptions *o = dst;
+    if (o->n_pretrain_dirs < PRETRAIN_MAX_DIRS) {
+        o->pretrain_dirs[o->n_pretrain_dirs++] = v;
+        return 0;
+    }
+    usage_error(cmd, "at most %d --pretrain-data directories", PRETRAIN_MAX_DIRS);
+    return -1;
+}
+
+static int flag_fractions(const char *cmd, const char *flag, const char *v, void *dst) {
+    ExperimentOptions *o = dst;
+    if (exp_parse_fractions(v, o->fractions, EXP_MAX_FRACTIONS, &o->n_fractions) == 0) return 0;
+    usage_error(cmd, "--fractions: %s", kres_last_error());
+    return -1;
+}
+
+static int flag_cv_pretrain(const char *cmd, const char *flag, const char *v, void *dst) {
+    ExperimentOptions *o = dst;
+    if (arg_is(v, "transductive")) o->cv_pretrain = EXP_CV_TRANSDUCTIVE;
+    else if (arg_is(v, "per-fold")) o->cv_pretrain = EXP_CV_PER_FOLD;
+    else {
+        usage_error(cmd, "--cv-pretrain must be 'transductive' or 'per-fold', got '%s'", v);
+        return -1;
+    }
+    return 0;
+}
+
+static int flag_seed(const char *cmd, const char *flag, const char *v, void *dst) {
+    /* At most LONG_MAX / 2: repeat r runs with seed + r - 1 (and derived seeds). */
+    long l;
+    if (arg_long(cmd, flag, v, 0, LONG_MAX / 2, &l) != 0) return -1;
+    ((ExperimentOptions *)dst)->seed = (uint64_t)l;
+    return 0;
+}
+
 int cmd_experiment(int argc, char **argv) {
     ExperimentOptions o;
     experiment_options_default(&o);
@@ -87,84 +129,38 @@ int cmd_experiment(int argc, char **argv) {
             if (experiment_apply_preset(&o, argv[i + 1]) != 0) return usage_error(CMD, "%s", kres_last_error());
         }
     }
-    for (int i = 1; i < argc; i++) {
-        const char *f = argv[i], *v;
-        double d;
-        long l;
-        if (arg_is(f, "--cv")) {
-            o.cv = 1;
-        } else if (arg_is(f, "--report-only")) {
-            o.report_only = 1;
-        } else if (arg_is(f, "--verbose")) {
-            o.verbose = 1;
-        } else if (arg_is(f, "--quiet")) {
-            o.quiet = 1;
-        } else if (!(v = arg_value(argc, argv, &i, CMD))) {
-            return KRES_EXIT_USAGE; /* every remaining option takes a value */
-        } else if (arg_is(f, "--preset")) {
-            /* applied above */
-        } else if (arg_is(f, "--data")) {
-            o.data_dir = v;
-        } else if (arg_is(f, "--out")) {
-            o.out_dir = v;
-        } else if (arg_is(f, "--pretrain-data")) {
-            if (o.n_pretrain_dirs == PRETRAIN_MAX_DIRS)
-                return usage_error(CMD, "at most %d --pretrain-data directories", PRETRAIN_MAX_DIRS);
-            o.pretrain_dirs[o.n_pretrain_dirs++] = v;
-        } else if (arg_is(f, "--task")) {
-            o.task = v;
-        } else if (arg_is(f, "--fractions")) {
-            if (exp_parse_fractions(v, o.fractions, EXP_MAX_FRACTIONS, &o.n_fractions) != 0)
-                return usage_error(CMD, "--fractions: %s", kres_last_error());
-        } else if (arg_is(f, "--repeats")) {
-            if (arg_int(CMD, f, v, 1, EXP_MAX_REPEATS, &o.repeats) != 0) return KRES_EXIT_USAGE;
-        } else if (arg_is(f, "--cv-pretrain")) {
-            if (arg_is(v, "transductive")) o.cv_pretrain = EXP_CV_TRANSDUCTIVE;
-            else if (arg_is(v, "per-fold")) o.cv_pretrain = EXP_CV_PER_FOLD;
-            else return usage_error(CMD, "--cv-pretrain must be 'transductive' or 'per-fold', got '%s'", v);
-        } else if (arg_is(f, "--seed")) {
-            if (arg_long(CMD, f, v, 0, LONG_MAX / 2, &l) != 0) return KRES_EXIT_USAGE;
-            o.seed = (uint64_t)l;
-        } else if (arg_is(f, "--threads")) {
-            if (arg_int(CMD, f, v, 1, 1024, &o.threads) != 0) return KRES_EXIT_USAGE;
-        } else if (arg_is(f, "--epochs")) {
-            if (arg_int(CMD, f, v, 1, 100000, &o.epochs) != 0) return KRES_EXIT_USAGE;
-        } else if (arg_is(f, "--min-steps")) {
-            if (arg_int(CMD, f, v, 0, 10000000, &o.min_steps) != 0) return KRES_EXIT_USAGE;
-        } else if (arg_is(f, "--batch")) {
-            if (arg_int(CMD, f, v, 1, 65536, &o.batch) != 0) return KRES_EXIT_USAGE;
-        } else if (arg_is(f, "--lr")) {
-            if (arg_double(CMD, f, v, 1e-12, 10, &d) != 0) return KRES_EXIT_USAGE;
-            o.lr = (float)d;
-        } else if (arg_is(f, "--encoder-lr-scale")) {
-            if (arg_double(CMD, f, v, 0, 100, &d) != 0) return KRES_EXIT_USAGE;
-            o.encoder_lr_scale = (float)d;
-        } else if (arg_is(f, "--pretrain-epochs")) {
-            if (arg_int(CMD, f, v, 1, 100000, &o.pretrain_epochs) != 0) return KRES_EXIT_USAGE;
-        } else if (arg_is(f, "--pretrain-batch")) {
-            if (arg_int(CMD, f, v, 2, 65536, &o.pretrain_batch) != 0) return KRES_EXIT_USAGE;
-        } else if (arg_is(f, "--threshold-rule")) {
-            ThresholdRule r;
-            if (threshold_rule_parse(v, &r) != 0) return usage_error(CMD, "--threshold-rule: %s", kres_last_error());
-            o.threshold_rule = v;
-        } else if (arg_is(f, "--model-config")) {
-            char *s = read_file_all(v, NULL);
-            if (!s) return data_error();
-            KresConfig mc;
-            kres_config_default(&mc);
-            int e = kres_config_from_json(s, &mc);
-            free(s);
-            if (e != 0) {
-                char why[512];
-                snprintf(why, sizeof why, "%s", kres_last_error());
-                kres_fail(v, "%s", why);
-                return data_error();
-            }
-            o.model = mc;
-            o.model_is_default = 0;
-        } else {
-            return usage_error(CMD, "unknown option '%s'", f);
-        }
+    const char *model_config = NULL;
+    ArgSpec spec[] = {
+        ARG_SET("--cv", &o.cv),
+        ARG_SET("--report-only", &o.report_only),
+        ARG_SET("--verbose", &o.verbose),
+        ARG_SET("--quiet", &o.quiet),
+        ARG_FUNC("--preset", flag_preset, &o),
+        ARG_STR("--data", &o.data_dir),
+        ARG_STR("--out", &o.out_dir),
+        ARG_FUNC("--pretrain-data", flag_pretrain_data, &o),
+        ARG_STR("--task", &o.task),
+        ARG_FUNC("--fractions", flag_fractions, &o),
+        ARG_INT("--repeats", &o.repeats, 1, EXP_MAX_REPEATS),
+        ARG_FUNC("--cv-pretrain", flag_cv_pretrain, &o),
+        ARG_FUNC("--seed", flag_seed, &o),
+        ARG_THREADS("--threads", &o.threads),
+        ARG_INT("--epochs", &o.epochs, 1, 100000),
+        ARG_INT("--min-steps", &o.min_steps, 0, 10000000),
+        ARG_INT("--batch", &o.batch, 1, 65536),
+        ARG_FLOAT("--lr", &o.lr, 1e-12, 10),
+        ARG_FLOAT("--encoder-lr-scale", &o.encoder_lr_scale, 0, 100),
+        ARG_INT("--pretrain-epochs", &o.pretrain_epochs, 1, 100000),
+        ARG_INT("--pretrain-batch", &o.pretrain_batch, 2, 65536),
+        ARG_RULE("--threshold-rule", &o.threshold_rule),
+        ARG_STR("--model-config", &model_config),
+        ARG_END,
+    };
+    int rc = arg_parse(CMD, argc, argv, spec, print_usage);
+    if (rc != ARG_CONTINUE) return rc;
+    if (model_config) {
+        if (load_model_config(model_config, &o.model) != 0) return data_error();
+        o.model_is_default = 0;
     }
     if (!o.data_dir) return usage_error(CMD, "--data PTBXL_DIR is required");
     if (!o.out_dir) return usage_error(CMD, "--out RUN_DIR is required");

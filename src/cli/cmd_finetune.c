@@ -6,7 +6,6 @@
  * finetune_prepare() (src/train/finetune.h): same split, model selection by validation AUC,
  * threshold rule and checkpoint format as 'kres train', so 'kres eval' and 'kres predict'
  * take the result. */
-#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,79 +103,40 @@ int cmd_finetune(int argc, char **argv) {
     o.argc = argc, o.argv = argv;
     o.encoder_lr_scale = FINETUNE_ENCODER_LR_SCALE;
     const char *encoder = NULL;
-    int json = 0, log_given = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *f = argv[i], *v;
-        double d;
-        long l;
-        if (arg_is_help(f)) {
-            print_usage(stdout);
-            return KRES_EXIT_OK;
-        } else if (arg_is(f, "--quiet")) {
-            o.quiet = 1;
-        } else if (arg_is(f, "--json")) {
-            json = 1;
-        } else if (arg_is(f, "--augment")) {
-            o.augment = 1;
-        } else if (!(v = arg_value(argc, argv, &i, CMD))) {
-            return KRES_EXIT_USAGE; /* every remaining option takes a value */
-        } else if (arg_is(f, "--encoder")) {
-            encoder = v;
-        } else if (arg_is(f, "--data")) {
-            o.data_dir = v;
-        } else if (arg_is(f, "--task")) {
-            o.task = v;
-        } else if (arg_is(f, "--out")) {
-            o.out_path = v;
-        } else if (arg_is(f, "--log")) {
-            o.log_path = v, log_given = 1;
-        } else if (arg_is(f, "--protocol")) {
-            if (protocol_parse(v, &o.protocol) != 0)
-                return usage_error(CMD, "--protocol must be 'paper' or 'all', got '%s'", v);
-        } else if (arg_is(f, "--rate")) {
-            if (arg_int(CMD, f, v, 100, 500, &o.rate) != 0) return KRES_EXIT_USAGE;
-            if (o.rate != 100 && o.rate != 500) return usage_error(CMD, "--rate must be 100 or 500, got '%s'", v);
-        } else if (arg_is(f, "--label-fraction")) {
-            if (arg_double(CMD, f, v, 1e-9, 1, &o.label_fraction) != 0) return KRES_EXIT_USAGE;
-        } else if (arg_is(f, "--subset-seed")) {
-            if (arg_long(CMD, f, v, 0, LONG_MAX, &l) != 0) return KRES_EXIT_USAGE;
-            o.subset_seed = (uint64_t)l;
-        } else if (arg_is(f, "--val-fold")) {
-            if (arg_int(CMD, f, v, 1, 10, &o.val_fold) != 0) return KRES_EXIT_USAGE;
-        } else if (arg_is(f, "--test-fold")) {
-            if (arg_int(CMD, f, v, 0, 10, &o.test_fold) != 0) return KRES_EXIT_USAGE;
-        } else if (arg_is(f, "--encoder-lr-scale")) {
-            if (arg_double(CMD, f, v, 0, 100, &d) != 0) return KRES_EXIT_USAGE;
-            o.encoder_lr_scale = (float)d;
-        } else if (arg_is(f, "--epochs")) {
-            if (arg_int(CMD, f, v, 1, 100000, &o.epochs) != 0) return KRES_EXIT_USAGE;
-        } else if (arg_is(f, "--batch")) {
-            if (arg_int(CMD, f, v, 1, 65536, &o.batch) != 0) return KRES_EXIT_USAGE;
-        } else if (arg_is(f, "--lr")) {
-            if (arg_double(CMD, f, v, 1e-12, 10, &d) != 0) return KRES_EXIT_USAGE;
-            o.lr = (float)d;
-        } else if (arg_is(f, "--weight-decay")) {
-            if (arg_double(CMD, f, v, 0, 10, &d) != 0) return KRES_EXIT_USAGE;
-            o.weight_decay = (float)d;
-        } else if (arg_is(f, "--seed")) {
-            if (arg_long(CMD, f, v, 0, LONG_MAX, &l) != 0) return KRES_EXIT_USAGE;
-            o.seed = (uint64_t)l;
-        } else if (arg_is(f, "--threads")) {
-            if (arg_int(CMD, f, v, 1, 1024, &o.threads) != 0) return KRES_EXIT_USAGE;
-        } else if (arg_is(f, "--threshold-rule")) {
-            ThresholdRule r;
-            if (threshold_rule_parse(v, &r) != 0) return usage_error(CMD, "--threshold-rule: %s", kres_last_error());
-            o.threshold_rule = v;
-        } else {
-            return usage_error(CMD, "unknown option '%s'", f);
-        }
-    }
+    int json = 0;
+    ArgSpec spec[] = {
+        ARG_SET("--quiet", &o.quiet),
+        ARG_SET("--json", &json),
+        ARG_SET("--augment", &o.augment),
+        ARG_STR("--encoder", &encoder),
+        ARG_STR("--data", &o.data_dir),
+        ARG_STR("--task", &o.task),
+        ARG_STR("--out", &o.out_path),
+        ARG_STR("--log", &o.log_path),
+        ARG_PROTOCOL("--protocol", &o.protocol),
+        ARG_RATE("--rate", &o.rate),
+        ARG_DOUBLE("--label-fraction", &o.label_fraction, 1e-9, 1),
+        ARG_SEED("--subset-seed", &o.subset_seed),
+        ARG_INT("--val-fold", &o.val_fold, 1, 10),
+        ARG_INT("--test-fold", &o.test_fold, 0, 10),
+        ARG_FLOAT("--encoder-lr-scale", &o.encoder_lr_scale, 0, 100),
+        ARG_INT("--epochs", &o.epochs, 1, 100000),
+        ARG_INT("--batch", &o.batch, 1, 65536),
+        ARG_FLOAT("--lr", &o.lr, 1e-12, 10),
+        ARG_FLOAT("--weight-decay", &o.weight_decay, 0, 10),
+        ARG_SEED("--seed", &o.seed),
+        ARG_THREADS("--threads", &o.threads),
+        ARG_RULE("--threshold-rule", &o.threshold_rule),
+        ARG_END,
+    };
+    int rc = arg_parse(CMD, argc, argv, spec, print_usage);
+    if (rc != ARG_CONTINUE) return rc;
     if (!encoder) return usage_error(CMD, "--encoder E is required");
     if (!o.data_dir) return usage_error(CMD, "--data PTBXL_DIR is required");
     if (!o.out_path) return usage_error(CMD, "--out MODEL.safetensors is required");
     if (o.val_fold == o.test_fold) return usage_error(CMD, "--val-fold and --test-fold must differ");
     char logbuf[4096];
-    if (!log_given) {
+    if (!o.log_path) { /* no --log */
         snprintf(logbuf, sizeof logbuf, "%s.log.jsonl", o.out_path);
         o.log_path = logbuf;
     }

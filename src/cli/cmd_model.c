@@ -80,20 +80,14 @@ static int print_json(const KresConfig *c) {
 int cmd_model(int argc, char **argv) {
     const char *cmd = "model", *config_path = NULL, *preset = NULL;
     int json = 0;
-    for (int i = 1; i < argc; i++) {
-        if (arg_is_help(argv[i])) {
-            usage(stdout);
-            return KRES_EXIT_OK;
-        } else if (arg_is(argv[i], "--json")) {
-            json = 1;
-        } else if (arg_is(argv[i], "--config")) {
-            if (!(config_path = arg_value(argc, argv, &i, cmd))) return KRES_EXIT_USAGE;
-        } else if (arg_is(argv[i], "--preset")) {
-            if (!(preset = arg_value(argc, argv, &i, cmd))) return KRES_EXIT_USAGE;
-        } else {
-            return usage_error(cmd, "unknown argument '%s'", argv[i]);
-        }
-    }
+    ArgSpec spec[] = {
+        ARG_SET("--json", &json),
+        ARG_STR("--config", &config_path),
+        ARG_STR("--preset", &preset),
+        ARG_END,
+    };
+    int rc = arg_parse(cmd, argc, argv, spec, usage);
+    if (rc != ARG_CONTINUE) return rc;
     if (config_path && preset) return usage_error(cmd, "--config and --preset are exclusive");
     KresConfig c;
     if (preset_config(preset ? preset : "100hz", &c) != 0)

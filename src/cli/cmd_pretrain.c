@@ -68,86 +68,74 @@ static int parse_folds(const char *v, unsigned *out) {
     return 0;
 }
 
+/* ---- the flags with their own parsers (ArgFn; dst is the PretrainOptions) ---- */
+
+static int flag_data(const char *cmd, const char *flag, const char *v, void *dst) {
+    PretrainOptions *o = dst;
+    if (o->ndirs < PRETRAIN_MAX_DIRS) {
+        o->dirs[o->ndirs++] = v;
+        return 0;
+    }
+    usage_error(cmd, "at most %d data directories", PRETRAIN_MAX_DIRS);
+    return -1;
+}
+
+static int flag_exclude_folds(const char *cmd, const char *flag, const char *v, void *dst) {
+    PretrainOptions *o = dst;
+    if (parse_folds(v, &o->exclude_folds) == 0) return 0;
+    usage_error(cmd, "--exclude-folds must be 'none' or a comma list of folds 1..10, got '%s'", v);
+    return -1;
+}
+
+static int flag_pairs(const char *cmd, const char *flag, const char *v, void *dst) {
+    PretrainOptions *o = dst;
+    if (pair_mode_parse(v, &o->pairs) == 0) return 0;
+    usage_error(cmd, "--pairs: %s", kres_last_error());
+    return -1;
+}
+
+static int flag_no_augment(const char *cmd, const char *flag, const char *v, void *dst) {
+    augment_none(&((PretrainOptions *)dst)->augment);
+    return 0;
+}
+
 int cmd_pretrain(int argc, char **argv) {
     PretrainOptions o;
     pretrain_options_default(&o);
     o.argc = argc;
     o.argv = argv;
     const char *model_config = NULL, *preprocess = NULL;
-    int log_given = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *f = argv[i], *v;
-        if (arg_is_help(f)) {
-            print_usage(stdout);
-            return KRES_EXIT_OK;
-        } else if (arg_is(f, "--quiet")) {
-            o.quiet = 1;
-        } else if (arg_is(f, "--resume")) {
-            o.resume = 1;
-        } else if (arg_is(f, "--no-augment")) {
-            augment_none(&o.augment);
-        } else if (arg_is(f, "--data")) {
-            if (!(v = arg_value(argc, argv, &i, CMD))) return KRES_EXIT_USAGE;
-            /* One --data may be followed by several directories. */
-            for (;;) {
-                if (o.ndirs == PRETRAIN_MAX_DIRS) return usage_error(CMD, "at most %d data directories", PRETRAIN_MAX_DIRS);
-                o.dirs[o.ndirs++] = v;
-                if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) v = argv[++i];
-                else break;
-            }
-        } else {
-            /* Every other flag takes a value. */
-            if (strncmp(f, "--", 2) != 0) return usage_error(CMD, "unexpected argument '%s'", f);
-            if (!(v = arg_value(argc, argv, &i, CMD))) return KRES_EXIT_USAGE;
-            if (arg_is(f, "--out")) {
-                o.out_path = v;
-            } else if (arg_is(f, "--log")) {
-                o.log_path = v;
-                log_given = 1;
-            } else if (arg_is(f, "--pairs")) {
-                if (pair_mode_parse(v, &o.pairs) != 0) return usage_error(CMD, "--pairs: %s", kres_last_error());
-            } else if (arg_is(f, "--epochs")) {
-                if (arg_int(CMD, f, v, 1, 100000, &o.epochs) != 0) return KRES_EXIT_USAGE;
-            } else if (arg_is(f, "--batch")) {
-                if (arg_int(CMD, f, v, 2, 65536, &o.batch) != 0) return KRES_EXIT_USAGE;
-            } else if (arg_is(f, "--temperature")) {
-                if (arg_double(CMD, f, v, 1e-4, 100, &o.temperature) != 0) return KRES_EXIT_USAGE;
-            } else if (arg_is(f, "--lr")) {
-                if (arg_double(CMD, f, v, 1e-12, 10, &o.lr) != 0) return KRES_EXIT_USAGE;
-            } else if (arg_is(f, "--weight-decay")) {
-                if (arg_double(CMD, f, v, 0, 10, &o.weight_decay) != 0) return KRES_EXIT_USAGE;
-            } else if (arg_is(f, "--warmup")) {
-                if (arg_double(CMD, f, v, 0, 0.99, &o.warmup_frac) != 0) return KRES_EXIT_USAGE;
-            } else if (arg_is(f, "--clip")) {
-                if (arg_double(CMD, f, v, 0, 1e9, &o.clip) != 0) return KRES_EXIT_USAGE;
-            } else if (arg_is(f, "--seed")) {
-                if (arg_seed(CMD, f, v, &o.seed) != 0) return KRES_EXIT_USAGE;
-            } else if (arg_is(f, "--threads")) {
-                if (arg_threads(CMD, f, v, &o.threads) != 0) return KRES_EXIT_USAGE;
-            } else if (arg_is(f, "--exclude-folds")) {
-                if (parse_folds(v, &o.exclude_folds) != 0)
-                    return usage_error(CMD, "--exclude-folds must be 'none' or a comma list of folds 1..10, got '%s'", v);
-            } else if (arg_is(f, "--rate")) {
-                if (arg_rate(CMD, v, &o.rate) != 0) return KRES_EXIT_USAGE;
-            } else if (arg_is(f, "--checkpoint-every")) {
-                if (arg_long(CMD, f, v, 0, 1L << 40, &o.checkpoint_every) != 0) return KRES_EXIT_USAGE;
-            } else if (arg_is(f, "--log-every")) {
-                if (arg_int(CMD, f, v, 1, 1 << 30, &o.log_every) != 0) return KRES_EXIT_USAGE;
-            } else if (arg_is(f, "--max-steps")) {
-                if (arg_long(CMD, f, v, 1, 1L << 40, &o.max_steps) != 0) return KRES_EXIT_USAGE;
-            } else if (arg_is(f, "--limit")) {
-                if (arg_int(CMD, f, v, 1, 1 << 30, &o.limit) != 0) return KRES_EXIT_USAGE;
-            } else if (arg_is(f, "--cache-mb")) {
-                if (arg_cache_mb(CMD, f, v, &o.cache_bytes) != 0) return KRES_EXIT_USAGE;
-            } else if (arg_is(f, "--model-config")) {
-                model_config = v;
-            } else if (arg_is(f, "--preprocess")) {
-                preprocess = v;
-            } else {
-                return usage_error(CMD, "unknown option '%s'", f);
-            }
-        }
-    }
+    ArgSpec spec[] = {
+        ARG_SET("--quiet", &o.quiet),
+        ARG_SET("--resume", &o.resume),
+        ARG_CALL("--no-augment", flag_no_augment, &o),
+        /* One --data may be followed by several directories. */
+        ARG_FUNC_MANY("--data", flag_data, &o),
+        ARG_STR("--out", &o.out_path),
+        ARG_STR("--log", &o.log_path),
+        ARG_FUNC("--pairs", flag_pairs, &o),
+        ARG_INT("--epochs", &o.epochs, 1, 100000),
+        ARG_INT("--batch", &o.batch, 2, 65536),
+        ARG_DOUBLE("--temperature", &o.temperature, 1e-4, 100),
+        ARG_DOUBLE("--lr", &o.lr, 1e-12, 10),
+        ARG_DOUBLE("--weight-decay", &o.weight_decay, 0, 10),
+        ARG_DOUBLE("--warmup", &o.warmup_frac, 0, 0.99),
+        ARG_DOUBLE("--clip", &o.clip, 0, 1e9),
+        ARG_SEED("--seed", &o.seed),
+        ARG_THREADS("--threads", &o.threads),
+        ARG_FUNC("--exclude-folds", flag_exclude_folds, &o),
+        ARG_RATE("--rate", &o.rate),
+        ARG_LONG("--checkpoint-every", &o.checkpoint_every, 0, 1L << 40),
+        ARG_INT("--log-every", &o.log_every, 1, 1 << 30),
+        ARG_LONG("--max-steps", &o.max_steps, 1, 1L << 40),
+        ARG_INT("--limit", &o.limit, 1, 1 << 30),
+        ARG_CACHE_MB("--cache-mb", &o.cache_bytes),
+        ARG_STR("--model-config", &model_config),
+        ARG_STR("--preprocess", &preprocess),
+        ARG_END,
+    };
+    int rc = arg_parse(CMD, argc, argv, spec, print_usage);
+    if (rc != ARG_CONTINUE) return rc;
     if (o.ndirs == 0) return usage_error(CMD, "--data DIR is required");
     if (!o.out_path) return usage_error(CMD, "--out ENCODER.safetensors is required");
     if (model_config && load_model_config(model_config, &o.model) != 0) return data_error();
@@ -159,13 +147,12 @@ int cmd_pretrain(int argc, char **argv) {
         o.model.n_outputs = 0;
     }
     char logbuf[4096];
-    if (!log_given) {
+    if (!o.log_path) { /* no --log */
         if (default_log_path(o.out_path, logbuf, sizeof logbuf) != 0) return data_error();
         o.log_path = logbuf;
     }
     PretrainResult r;
-    int rc = pretrain_run(&o, &r);
-    if (rc != 0) {
+    if (pretrain_run(&o, &r) != 0) {
         pretrain_result_free(&r);
         return data_error();
     }

@@ -87,6 +87,21 @@ static void print_text(const ProbeOptions *o, const ProbeResult *r) {
     if (o->out_path) printf("model        %s\n", o->out_path);
 }
 
+/* --lambdas MIN,MAX,N (ArgFn; dst is the ProbeFitOptions). */
+static int flag_lambdas(const char *cmd, const char *flag, const char *v, void *dst) {
+    ProbeFitOptions *fit = dst;
+    double lo, hi;
+    int n, used = 0;
+    if (sscanf(v, "%lf,%lf,%d%n", &lo, &hi, &n, &used) != 3 || v[used] != '\0' || !(lo > 0) || !(hi >= lo) ||
+        !isfinite(hi) || n < 1 || n > PROBE_MAX_GRID) {
+        usage_error(cmd, "--lambdas must be MIN,MAX,N with 0 < MIN <= MAX and 1 <= N <= %d, got '%s'",
+                    PROBE_MAX_GRID, v);
+        return -1;
+    }
+    fit->lambda_min = lo, fit->lambda_max = hi, fit->n_lambda = n;
+    return 0;
+}
+
 int cmd_probe(int argc, char **argv) {
     ProbeOptions o;
     probe_options_default(&o);
@@ -94,60 +109,28 @@ int cmd_probe(int argc, char **argv) {
     o.argv = argv;
     const char *scores = NULL;
     int json = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *f = argv[i], *v;
-        if (arg_is_help(f)) {
-            print_usage(stdout);
-            return KRES_EXIT_OK;
-        } else if (arg_is(f, "--quiet")) {
-            o.quiet = 1;
-        } else if (arg_is(f, "--json")) {
-            json = 1;
-        } else if (arg_is(f, "--no-class-weights")) {
-            o.fit.balanced = 0;
-        } else {
-            if (strncmp(f, "--", 2) != 0) return usage_error(CMD, "unexpected argument '%s'", f);
-            if (!(v = arg_value(argc, argv, &i, CMD))) return KRES_EXIT_USAGE;
-            if (arg_is(f, "--encoder")) {
-                o.encoder_path = v;
-            } else if (arg_is(f, "--data")) {
-                o.data_dir = v;
-            } else if (arg_is(f, "--task")) {
-                o.task = v;
-            } else if (arg_is(f, "--out")) {
-                o.out_path = v;
-            } else if (arg_is(f, "--scores")) {
-                scores = v;
-            } else if (arg_is(f, "--protocol")) {
-                if (arg_protocol(CMD, v, &o.protocol) != 0) return KRES_EXIT_USAGE;
-            } else if (arg_is(f, "--rate")) {
-                if (arg_rate(CMD, v, &o.rate) != 0) return KRES_EXIT_USAGE;
-            } else if (arg_is(f, "--min-likelihood")) {
-                if (arg_double(CMD, f, v, 0, 100, &o.min_likelihood) != 0) return KRES_EXIT_USAGE;
-            } else if (arg_is(f, "--test-fold")) {
-                if (arg_int(CMD, f, v, 1, 10, &o.test_fold) != 0) return KRES_EXIT_USAGE;
-            } else if (arg_is(f, "--val-fold")) {
-                if (arg_int(CMD, f, v, 1, 10, &o.val_fold) != 0) return KRES_EXIT_USAGE;
-            } else if (arg_is(f, "--label-fraction")) {
-                if (arg_double(CMD, f, v, 1e-9, 1, &o.label_fraction) != 0) return KRES_EXIT_USAGE;
-            } else if (arg_is(f, "--seed")) {
-                if (arg_seed(CMD, f, v, &o.seed) != 0) return KRES_EXIT_USAGE;
-            } else if (arg_is(f, "--threshold-rule")) {
-                if (arg_threshold_rule(CMD, v) != 0) return KRES_EXIT_USAGE;
-                o.fit.threshold_rule = v;
-            } else if (arg_is(f, "--lambdas")) {
-                double lo, hi;
-                int n, used = 0;
-                if (sscanf(v, "%lf,%lf,%d%n", &lo, &hi, &n, &used) != 3 || v[used] != '\0' || !(lo > 0) ||
-                    !(hi >= lo) || !isfinite(hi) || n < 1 || n > PROBE_MAX_GRID)
-                    return usage_error(CMD, "--lambdas must be MIN,MAX,N with 0 < MIN <= MAX and 1 <= N <= %d, got '%s'",
-                                       PROBE_MAX_GRID, v);
-                o.fit.lambda_min = lo, o.fit.lambda_max = hi, o.fit.n_lambda = n;
-            } else {
-                return usage_error(CMD, "unknown option '%s'", f);
-            }
-        }
-    }
+    ArgSpec spec[] = {
+        ARG_SET("--quiet", &o.quiet),
+        ARG_SET("--json", &json),
+        ARG_CLEAR("--no-class-weights", &o.fit.balanced),
+        ARG_STR("--encoder", &o.encoder_path),
+        ARG_STR("--data", &o.data_dir),
+        ARG_STR("--task", &o.task),
+        ARG_STR("--out", &o.out_path),
+        ARG_STR("--scores", &scores),
+        ARG_PROTOCOL("--protocol", &o.protocol),
+        ARG_RATE("--rate", &o.rate),
+        ARG_DOUBLE("--min-likelihood", &o.min_likelihood, 0, 100),
+        ARG_INT("--test-fold", &o.test_fold, 1, 10),
+        ARG_INT("--val-fold", &o.val_fold, 1, 10),
+        ARG_DOUBLE("--label-fraction", &o.label_fraction, 1e-9, 1),
+        ARG_SEED("--seed", &o.seed),
+        ARG_RULE("--threshold-rule", &o.fit.threshold_rule),
+        ARG_FUNC("--lambdas", flag_lambdas, &o.fit),
+        ARG_END,
+    };
+    int prc = arg_parse(CMD, argc, argv, spec, print_usage);
+    if (prc != ARG_CONTINUE) return prc;
     if (!o.encoder_path) return usage_error(CMD, "--encoder E is required");
     if (!o.data_dir) return usage_error(CMD, "--data PTBXL_DIR is required");
     if (!o.out_path) return usage_error(CMD, "--out MODEL.safetensors is required");

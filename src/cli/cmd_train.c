@@ -327,86 +327,42 @@ int cmd_train(int argc, char **argv) {
 
 static int train_main(TrainArgs *ap, int argc, char **argv) {
     TrainArgs a = *ap;
-    int log_given = 0, fold_given = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *f = argv[i], *v;
-        double d;
-        if (arg_is_help(f)) {
-            print_usage(stdout);
-            return KRES_EXIT_OK;
-        } else if (arg_is(f, "--quiet")) {
-            a.o.quiet = 1;
-        } else if (arg_is(f, "--json")) {
-            a.json = 1;
-        } else if (arg_is(f, "--cv")) {
-            a.cv = 1;
-        } else if (arg_is(f, "--multilabel")) {
-            a.o.multilabel = 1;
-        } else if (arg_is(f, "--augment")) {
-            a.o.augment = 1;
-        } else if (strncmp(f, "--", 2) != 0) {
-            return usage_error(CMD, "unexpected argument '%s'", f); /* not "'%s' needs a value" */
-        } else if (!(v = arg_value(argc, argv, &i, CMD))) {
-            return KRES_EXIT_USAGE; /* every remaining option takes a value */
-        } else if (arg_is(f, "--data")) {
-            a.o.data_dir = v;
-        } else if (arg_is(f, "--task")) {
-            a.o.task = v;
-        } else if (arg_is(f, "--out")) {
-            a.o.out_path = v;
-        } else if (arg_is(f, "--out-dir")) {
-            a.out_dir = v;
-        } else if (arg_is(f, "--log")) {
-            a.o.log_path = v, log_given = 1;
-        } else if (arg_is(f, "--protocol")) {
-            if (arg_protocol(CMD, v, &a.o.protocol) != 0) return KRES_EXIT_USAGE;
-        } else if (arg_is(f, "--rate")) {
-            if (arg_rate(CMD, v, &a.o.rate) != 0) return KRES_EXIT_USAGE;
-        } else if (arg_is(f, "--min-likelihood")) {
-            if (arg_double(CMD, f, v, 0, 100, &a.o.min_likelihood) != 0) return KRES_EXIT_USAGE;
-        } else if (arg_is(f, "--label-fraction")) {
-            if (arg_double(CMD, f, v, 1e-9, 1, &a.o.label_fraction) != 0) return KRES_EXIT_USAGE;
-        } else if (arg_is(f, "--subset-seed")) {
-            if (arg_seed(CMD, f, v, &a.o.subset_seed) != 0) return KRES_EXIT_USAGE;
-        } else if (arg_is(f, "--val-fold")) {
-            if (arg_int(CMD, f, v, 1, 10, &a.o.val_fold) != 0) return KRES_EXIT_USAGE;
-            fold_given = 1;
-        } else if (arg_is(f, "--test-fold")) {
-            if (arg_int(CMD, f, v, 0, 10, &a.o.test_fold) != 0) return KRES_EXIT_USAGE;
-            fold_given = 1;
-        } else if (arg_is(f, "--cache-mb")) {
-            if (arg_cache_mb(CMD, f, v, &a.o.cache_bytes) != 0) return KRES_EXIT_USAGE;
-        } else if (arg_is(f, "--epochs")) {
-            if (arg_int(CMD, f, v, 1, 100000, &a.o.epochs) != 0) return KRES_EXIT_USAGE;
-        } else if (arg_is(f, "--batch")) {
-            if (arg_int(CMD, f, v, 1, 65536, &a.o.batch) != 0) return KRES_EXIT_USAGE;
-        } else if (arg_is(f, "--lr")) {
-            if (arg_double(CMD, f, v, 1e-12, 10, &d) != 0) return KRES_EXIT_USAGE;
-            a.o.lr = (float)d;
-        } else if (arg_is(f, "--weight-decay")) {
-            if (arg_double(CMD, f, v, 0, 10, &d) != 0) return KRES_EXIT_USAGE;
-            a.o.weight_decay = (float)d;
-        } else if (arg_is(f, "--warmup")) {
-            if (arg_double(CMD, f, v, 0, 0.99, &d) != 0) return KRES_EXIT_USAGE;
-            a.o.warmup_frac = (float)d;
-        } else if (arg_is(f, "--clip")) {
-            if (arg_double(CMD, f, v, 0, 1e6, &d) != 0) return KRES_EXIT_USAGE;
-            a.o.grad_clip = (float)d;
-        } else if (arg_is(f, "--seed")) {
-            if (arg_seed(CMD, f, v, &a.o.seed) != 0) return KRES_EXIT_USAGE;
-        } else if (arg_is(f, "--threads")) {
-            if (arg_threads(CMD, f, v, &a.o.threads) != 0) return KRES_EXIT_USAGE;
-        } else if (arg_is(f, "--threshold-rule")) {
-            if (arg_threshold_rule(CMD, v) != 0) return KRES_EXIT_USAGE;
-            a.o.threshold_rule = v;
-        } else if (arg_is(f, "--model-config")) {
-            a.model_config = v;
-        } else if (arg_is(f, "--preprocess")) {
-            a.preprocess = v;
-        } else {
-            return usage_error(CMD, "unknown option '%s'", f);
-        }
-    }
+    ArgSpec spec[] = {
+        ARG_SET("--quiet", &a.o.quiet),
+        ARG_SET("--json", &a.json),
+        ARG_SET("--cv", &a.cv),
+        ARG_SET("--multilabel", &a.o.multilabel),
+        ARG_SET("--augment", &a.o.augment),
+        ARG_STR("--data", &a.o.data_dir),
+        ARG_STR("--task", &a.o.task),
+        ARG_STR("--out", &a.o.out_path),
+        ARG_STR("--out-dir", &a.out_dir),
+        ARG_STR("--log", &a.o.log_path),
+        ARG_PROTOCOL("--protocol", &a.o.protocol),
+        ARG_RATE("--rate", &a.o.rate),
+        ARG_DOUBLE("--min-likelihood", &a.o.min_likelihood, 0, 100),
+        ARG_DOUBLE("--label-fraction", &a.o.label_fraction, 1e-9, 1),
+        ARG_SEED("--subset-seed", &a.o.subset_seed),
+        ARG_INT("--val-fold", &a.o.val_fold, 1, 10),
+        ARG_INT("--test-fold", &a.o.test_fold, 0, 10),
+        ARG_CACHE_MB("--cache-mb", &a.o.cache_bytes),
+        ARG_INT("--epochs", &a.o.epochs, 1, 100000),
+        ARG_INT("--batch", &a.o.batch, 1, 65536),
+        ARG_FLOAT("--lr", &a.o.lr, 1e-12, 10),
+        ARG_FLOAT("--weight-decay", &a.o.weight_decay, 0, 10),
+        ARG_FLOAT("--warmup", &a.o.warmup_frac, 0, 0.99),
+        ARG_FLOAT("--clip", &a.o.grad_clip, 0, 1e6),
+        ARG_SEED("--seed", &a.o.seed),
+        ARG_THREADS("--threads", &a.o.threads),
+        ARG_RULE("--threshold-rule", &a.o.threshold_rule),
+        ARG_STR("--model-config", &a.model_config),
+        ARG_STR("--preprocess", &a.preprocess),
+        ARG_END,
+    };
+    int rc = arg_parse(CMD, argc, argv, spec, print_usage);
+    if (rc != ARG_CONTINUE) return rc;
+    int log_given = arg_given(spec, "--log");
+    int fold_given = arg_given(spec, "--val-fold") || arg_given(spec, "--test-fold");
     if (!a.o.data_dir) return usage_error(CMD, "--data PTBXL_DIR is required");
     if (a.cv) {
         if (!a.out_dir) return usage_error(CMD, "--cv needs --out-dir DIR");
