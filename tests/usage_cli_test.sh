@@ -66,5 +66,19 @@ expect_exit 2 "finetune: --rate as everywhere" -- "$KRES" finetune --encoder x -
 check "finetune: --rate message" grep -q -F -- "--rate must be 100 or 500, got '50'" "$TMP/err"
 expect_exit 2 "train --cv: a fold flag is noticed" -- "$KRES" train --data "$S" --cv --out-dir "$TMP/cv" --val-fold 3
 check "train --cv: says drop the fold flags" grep -q "drop --val-fold/--test-fold" "$TMP/err"
+# Repeatable directory flags stop at their capacity (arg_append), before anything is read.
+many=(); for k in $(seq 65); do many+=("$TMP/d$k"); done
+expect_exit 2 "pretrain: 65 --data directories" -- "$KRES" pretrain --out "$TMP/e.safetensors" --data "${many[@]}"
+check "pretrain: says at most 64" grep -q -F "at most 64 data directories" "$TMP/err"
+manyflags=(); for k in $(seq 65); do manyflags+=(--pretrain-data "$TMP/d$k"); done
+expect_exit 2 "experiment: 65 --pretrain-data" -- "$KRES" experiment --data "$S" --out "$TMP/run" "${manyflags[@]}"
+check "experiment: says at most 64" grep -q -F "at most 64 --pretrain-data directories" "$TMP/err"
+# finetune takes the flags it shares with train, and only those.
+expect_unknown "finetune: no --warmup (a train-only flag)" --warmup -- "$KRES" finetune --encoder x --warmup 0.1
+expect_exit 2 "finetune: shared flags parse" -- "$KRES" finetune --encoder x --data "$S" --out "$TMP/f" \
+    --quiet --augment --task avb --log "$TMP/l" --protocol all --rate 500 --label-fraction 0.5 --subset-seed 3 \
+    --epochs 2 --batch 4 --lr 0.01 --weight-decay 0 --seed 2 --threads 1 --threshold-rule youden \
+    --encoder-lr-scale 1 --val-fold 3 --test-fold 3
+check "finetune: got to the fold check" grep -q -F -- "--val-fold and --test-fold must differ" "$TMP/err"
 check "nothing written by usage errors" test -z "$(ls -A "$TMP" | grep -v -E '^(out|err)$')"
 finish

@@ -199,6 +199,44 @@ int arg_parse(const char *cmd, int argc, char **argv, ArgSpec *spec, void (*usag
     return ARG_CONTINUE;
 }
 
+int arg_append(const char *cmd, const char *what, const char **list, int *n, int max, const char *v) {
+    if (*n >= max) {
+        usage_error(cmd, "at most %d %s", max, what);
+        return -1;
+    }
+    list[(*n)++] = v;
+    return 0;
+}
+
+void arg_train_flags(TrainOptions *o, ArgSpec spec[ARG_TRAIN_NFLAGS + 1]) {
+    /* Same names, ranges and wording in both commands: fine-tuning is training that starts
+     * from an encoder. */
+    const ArgSpec s[] = {
+        ARG_SET("--quiet", &o->quiet),
+        ARG_SET("--augment", &o->augment),
+        ARG_STR("--data", &o->data_dir),
+        ARG_STR("--task", &o->task),
+        ARG_STR("--out", &o->out_path),
+        ARG_STR("--log", &o->log_path),
+        ARG_PROTOCOL("--protocol", &o->protocol),
+        ARG_RATE("--rate", &o->rate),
+        ARG_DOUBLE("--label-fraction", &o->label_fraction, 1e-9, 1),
+        ARG_SEED("--subset-seed", &o->subset_seed),
+        ARG_INT("--val-fold", &o->val_fold, 1, 10),
+        ARG_INT("--test-fold", &o->test_fold, 0, 10),
+        ARG_INT("--epochs", &o->epochs, 1, 100000),
+        ARG_INT("--batch", &o->batch, 1, 65536),
+        ARG_FLOAT("--lr", &o->lr, 1e-12, 10),
+        ARG_FLOAT("--weight-decay", &o->weight_decay, 0, 10),
+        ARG_SEED("--seed", &o->seed),
+        ARG_THREADS("--threads", &o->threads),
+        ARG_RULE("--threshold-rule", &o->threshold_rule),
+        ARG_END,
+    };
+    _Static_assert(sizeof s / sizeof s[0] == ARG_TRAIN_NFLAGS + 1, "ARG_TRAIN_NFLAGS is the count above");
+    memcpy(spec, s, sizeof s);
+}
+
 /* Read path and run parse on its text; a parser error is re-worded to name the file
  * (the parsers only say "model config" / "preprocess"). */
 static int load_json_file(const char *path, int (*parse)(const char *, void *), void *out) {

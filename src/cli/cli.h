@@ -11,6 +11,7 @@
 #include "data/preprocess.h"
 #include "data/ptbxl.h"
 #include "nn/kres.h"
+#include "train/trainer.h"
 
 int cmd_info(int argc, char **argv);
 int cmd_samples(int argc, char **argv);
@@ -95,6 +96,18 @@ int arg_parse(const char *cmd, int argc, char **argv, ArgSpec *spec, void (*usag
 /* How often flag was given in the last arg_parse over spec (0 for a flag not in spec). */
 int arg_given(const ArgSpec *spec, const char *flag);
 
+/* The flags 'kres train' and 'kres finetune' share, all filling TrainOptions (--quiet,
+ * --augment, --data, --task, --out, --log, --protocol, --rate, --label-fraction,
+ * --subset-seed, --val-fold, --test-fold, --epochs, --batch, --lr, --weight-decay, --seed,
+ * --threads, --threshold-rule): written to spec (ARG_TRAIN_NFLAGS entries, then ARG_END)
+ * for an ARG_INCLUDE in the command's own table. */
+#define ARG_TRAIN_NFLAGS 19
+void arg_train_flags(TrainOptions *o, ArgSpec spec[ARG_TRAIN_NFLAGS + 1]);
+
+/* A repeatable flag's value v appended to list[0..*n) of capacity max; 0, or -1 after the
+ * usage error "at most <max> <what>". For ArgFn parsers. */
+int arg_append(const char *cmd, const char *what, const char **list, int *n, int max, const char *v);
+
 /* argv[0] of a subcommand is its name ("train"). */
 int arg_is(const char *arg, const char *flag);
 int arg_is_help(const char *arg);
@@ -113,6 +126,10 @@ int arg_threads(const char *cmd, const char *flag, const char *v, int *out);  /*
 int arg_protocol(const char *cmd, const char *v, CohortProtocol *out);       /* paper|all */
 int arg_threshold_rule(const char *cmd, const char *v);   /* validates; callers keep the string */
 int arg_cache_mb(const char *cmd, const char *flag, const char *v, size_t *bytes); /* MiB -> bytes */
+
+/* The outcome of train_classifier as 'kres train' and 'kres finetune' print it on stdout:
+ * text lines or one JSON object; a fine-tuning run (o->init_encoder set) names its encoder. */
+void train_result_print(const TrainOptions *o, const TrainResult *r, int json);
 
 /* --model-config / --preprocess files: read and parse; -1 with kres_fail naming the file. */
 int load_model_config(const char *path, KresConfig *c);

@@ -182,49 +182,39 @@ done:
     return rc;
 }
 
+/* --ci delong|bootstrap (ArgFn; dst is the EvalOptions). */
+static int flag_ci(const char *cmd, const char *flag, const char *v, void *dst) {
+    EvalOptions *o = dst;
+    if (arg_is(v, "delong")) o->ci = EVAL_CI_DELONG;
+    else if (arg_is(v, "bootstrap")) o->ci = EVAL_CI_BOOTSTRAP;
+    else {
+        usage_error(cmd, "--ci must be 'delong' or 'bootstrap', got '%s'", v);
+        return -1;
+    }
+    return 0;
+}
+
 int cmd_eval(int argc, char **argv) {
     EvalArgs a;
     memset(&a, 0, sizeof a);
     a.fold = 10;
     eval_options_default(&a.opts);
-    for (int i = 1; i < argc; i++) {
-        const char *f = argv[i], *v;
-        if (arg_is_help(f)) {
-            print_usage(stdout);
-            return KRES_EXIT_OK;
-        } else if (arg_is(f, "--json")) {
-            a.json = 1;
-        } else if (arg_is(f, "--scores")) {
-            if (!(a.scores_path = arg_value(argc, argv, &i, CMD))) return KRES_EXIT_USAGE;
-        } else if (arg_is(f, "--model")) {
-            if (!(a.model_path = arg_value(argc, argv, &i, CMD))) return KRES_EXIT_USAGE;
-        } else if (arg_is(f, "--data")) {
-            if (!(a.data_dir = arg_value(argc, argv, &i, CMD))) return KRES_EXIT_USAGE;
-        } else if (arg_is(f, "--fold")) {
-            if (!(v = arg_value(argc, argv, &i, CMD)) || arg_int(CMD, f, v, 1, 10, &a.fold) != 0)
-                return KRES_EXIT_USAGE;
-        } else if (arg_is(f, "--threshold")) {
-            if (!(v = arg_value(argc, argv, &i, CMD)) || arg_double(CMD, f, v, -1e300, 1e300, &a.threshold) != 0)
-                return KRES_EXIT_USAGE;
-            a.have_threshold = 1;
-        } else if (arg_is(f, "--threshold-rule")) {
-            if (!(a.rule = arg_value(argc, argv, &i, CMD))) return KRES_EXIT_USAGE;
-            if (arg_threshold_rule(CMD, a.rule) != 0) return KRES_EXIT_USAGE;
-        } else if (arg_is(f, "--ci")) {
-            if (!(v = arg_value(argc, argv, &i, CMD))) return KRES_EXIT_USAGE;
-            if (arg_is(v, "delong")) a.opts.ci = EVAL_CI_DELONG;
-            else if (arg_is(v, "bootstrap")) a.opts.ci = EVAL_CI_BOOTSTRAP;
-            else return usage_error(CMD, "--ci must be 'delong' or 'bootstrap', got '%s'", v);
-        } else if (arg_is(f, "--boot")) {
-            if (!(v = arg_value(argc, argv, &i, CMD)) || arg_int(CMD, f, v, 0, 1000000, &a.opts.n_boot) != 0)
-                return KRES_EXIT_USAGE;
-        } else if (arg_is(f, "--seed")) {
-            if (!(v = arg_value(argc, argv, &i, CMD)) || arg_seed(CMD, f, v, &a.opts.seed) != 0)
-                return KRES_EXIT_USAGE;
-        } else {
-            return usage_error(CMD, "unknown option '%s'", f);
-        }
-    }
+    ArgSpec spec[] = {
+        ARG_SET("--json", &a.json),
+        ARG_STR("--scores", &a.scores_path),
+        ARG_STR("--model", &a.model_path),
+        ARG_STR("--data", &a.data_dir),
+        ARG_INT("--fold", &a.fold, 1, 10),
+        ARG_DOUBLE("--threshold", &a.threshold, -1e300, 1e300),
+        ARG_RULE("--threshold-rule", &a.rule),
+        ARG_FUNC("--ci", flag_ci, &a.opts),
+        ARG_INT("--boot", &a.opts.n_boot, 0, 1000000),
+        ARG_SEED("--seed", &a.opts.seed),
+        ARG_END,
+    };
+    int rc = arg_parse(CMD, argc, argv, spec, print_usage);
+    if (rc != ARG_CONTINUE) return rc;
+    a.have_threshold = arg_given(spec, "--threshold") > 0;
     if (a.have_threshold && a.rule) return usage_error(CMD, "give --threshold or --threshold-rule, not both");
     if (a.opts.ci == EVAL_CI_BOOTSTRAP && a.opts.n_boot < 2)
         return usage_error(CMD, "--ci bootstrap needs --boot of at least 2");

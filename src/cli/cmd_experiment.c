@@ -80,12 +80,7 @@ static int flag_preset(const char *cmd, const char *flag, const char *v, void *d
 
 static int flag_pretrain_data(const char *cmd, const char *flag, const char *v, void *dst) {
     ExperimentOptions *o = dst;
-    if (o->n_pretrain_dirs < PRETRAIN_MAX_DIRS) {
-        o->pretrain_dirs[o->n_pretrain_dirs++] = v;
-        return 0;
-    }
-    usage_error(cmd, "at most %d --pretrain-data directories", PRETRAIN_MAX_DIRS);
-    return -1;
+    return arg_append(cmd, "--pretrain-data directories", o->pretrain_dirs, &o->n_pretrain_dirs, PRETRAIN_MAX_DIRS, v);
 }
 
 static int flag_fractions(const char *cmd, const char *flag, const char *v, void *dst) {

@@ -5,14 +5,9 @@
  * The loop is train_classifier() (src/train/trainer.h) started from the encoder via
  * finetune_prepare() (src/train/finetune.h): same split, model selection by validation AUC,
  * threshold rule and checkpoint format as 'kres train', so 'kres eval' and 'kres predict'
- * take the result. */
-#include <math.h>
-#include <stdlib.h>
-#include <string.h>
-
+ * take the result. The flags it shares with 'kres train' and the printed result come from
+ * arg_train_flags (args.c) and train_result_print (cmd_train.c). */
 #include "cli/cli.h"
-#include "common/json.h"
-#include "eval/metrics.h"
 #include "train/finetune.h"
 
 static const char *CMD = "finetune";
@@ -58,45 +53,6 @@ static void print_usage(FILE *fp) {
             "see docs/experiment.md\n");
 }
 
-static void print_result(const TrainOptions *o, const TrainResult *r, int json) {
-    if (json) {
-        JsonWriter w;
-        jw_init(&w);
-        jw_object_begin(&w);
-        jw_key(&w, "encoder"), jw_string(&w, o->init_encoder);
-        jw_key(&w, "encoder_lr_scale"), jw_number(&w, o->encoder_lr_scale);
-        jw_key(&w, "task"), jw_string(&w, o->task);
-        jw_key(&w, "label_fraction"), jw_number(&w, o->label_fraction);
-        jw_key(&w, "epochs"), jw_int(&w, r->epochs_run);
-        jw_key(&w, "best_epoch"), jw_int(&w, r->best_epoch);
-        jw_key(&w, "best_val_auc"), jw_number(&w, r->best_val_auc);
-        jw_key(&w, "threshold"), jw_number(&w, r->threshold);
-        jw_key(&w, "threshold_rule"), jw_string(&w, r->threshold_rule);
-        jw_key(&w, "ntrain"), jw_int(&w, r->ntrain);
-        jw_key(&w, "ntrain_pos"), jw_int(&w, r->ntrain_pos);
-        jw_key(&w, "nval"), jw_int(&w, r->nval);
-        jw_key(&w, "nval_pos"), jw_int(&w, r->nval_pos);
-        jw_key(&w, "ntest"), jw_int(&w, r->ntest);
-        jw_key(&w, "train_samples_per_s"), jw_number(&w, r->train_samples_per_s);
-        jw_key(&w, "total_seconds"), jw_number(&w, r->total_seconds);
-        jw_key(&w, "checkpoint"), jw_string(&w, o->out_path);
-        jw_object_end(&w);
-        printf("%.*s\n", (int)w.len, w.buf);
-        jw_free(&w);
-        return;
-    }
-    printf("fine-tuned   %s from %s (encoder lr x %g), %d epochs, best epoch %d\n", o->task,
-           o->init_encoder, (double)o->encoder_lr_scale, r->epochs_run, r->best_epoch);
-    printf("records      train %d (%d positive), validation %d (%d positive), test fold %d: %d\n",
-           r->ntrain, r->ntrain_pos, r->nval, r->nval_pos, o->test_fold, r->ntest);
-    if (isnan(r->best_val_auc)) printf("val AUC      n/a (validation fold has one class)\n");
-    else printf("val AUC      %.4f (fold %d, best epoch; optimistic: it chose the epoch)\n", r->best_val_auc, o->val_fold);
-    printf("threshold    %.6g (%s)\n", r->threshold, r->threshold_rule);
-    printf("speed        %.1f ECG/s training, %.1f s in all\n", r->train_samples_per_s, r->total_seconds);
-    printf("checkpoint   %s\n", o->out_path);
-    if (o->log_path) printf("log          %s\n", o->log_path);
-}
-
 int cmd_finetune(int argc, char **argv) {
     TrainOptions o;
     train_options_default(&o);
@@ -104,29 +60,13 @@ int cmd_finetune(int argc, char **argv) {
     o.encoder_lr_scale = FINETUNE_ENCODER_LR_SCALE;
     const char *encoder = NULL;
     int json = 0;
+    ArgSpec common[ARG_TRAIN_NFLAGS + 1];
+    arg_train_flags(&o, common);
     ArgSpec spec[] = {
-        ARG_SET("--quiet", &o.quiet),
+        ARG_INCLUDE(common),
         ARG_SET("--json", &json),
-        ARG_SET("--augment", &o.augment),
         ARG_STR("--encoder", &encoder),
-        ARG_STR("--data", &o.data_dir),
-        ARG_STR("--task", &o.task),
-        ARG_STR("--out", &o.out_path),
-        ARG_STR("--log", &o.log_path),
-        ARG_PROTOCOL("--protocol", &o.protocol),
-        ARG_RATE("--rate", &o.rate),
-        ARG_DOUBLE("--label-fraction", &o.label_fraction, 1e-9, 1),
-        ARG_SEED("--subset-seed", &o.subset_seed),
-        ARG_INT("--val-fold", &o.val_fold, 1, 10),
-        ARG_INT("--test-fold", &o.test_fold, 0, 10),
         ARG_FLOAT("--encoder-lr-scale", &o.encoder_lr_scale, 0, 100),
-        ARG_INT("--epochs", &o.epochs, 1, 100000),
-        ARG_INT("--batch", &o.batch, 1, 65536),
-        ARG_FLOAT("--lr", &o.lr, 1e-12, 10),
-        ARG_FLOAT("--weight-decay", &o.weight_decay, 0, 10),
-        ARG_SEED("--seed", &o.seed),
-        ARG_THREADS("--threads", &o.threads),
-        ARG_RULE("--threshold-rule", &o.threshold_rule),
         ARG_END,
     };
     int rc = arg_parse(CMD, argc, argv, spec, print_usage);
@@ -137,7 +77,7 @@ int cmd_finetune(int argc, char **argv) {
     if (o.val_fold == o.test_fold) return usage_error(CMD, "--val-fold and --test-fold must differ");
     char logbuf[4096];
     if (!o.log_path) { /* no --log */
-        snprintf(logbuf, sizeof logbuf, "%s.log.jsonl", o.out_path);
+        if (default_log_path(o.out_path, logbuf, sizeof logbuf) != 0) return data_error();
         o.log_path = logbuf;
     }
     TrainResult r;
@@ -145,7 +85,7 @@ int cmd_finetune(int argc, char **argv) {
         train_result_free(&r);
         return data_error();
     }
-    print_result(&o, &r, json);
+    train_result_print(&o, &r, json);
     train_result_free(&r);
     return KRES_EXIT_OK;
 }

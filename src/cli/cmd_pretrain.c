@@ -72,12 +72,7 @@ static int parse_folds(const char *v, unsigned *out) {
 
 static int flag_data(const char *cmd, const char *flag, const char *v, void *dst) {
     PretrainOptions *o = dst;
-    if (o->ndirs < PRETRAIN_MAX_DIRS) {
-        o->dirs[o->ndirs++] = v;
-        return 0;
-    }
-    usage_error(cmd, "at most %d data directories", PRETRAIN_MAX_DIRS);
-    return -1;
+    return arg_append(cmd, "data directories", o->dirs, &o->ndirs, PRETRAIN_MAX_DIRS, v);
 }
 
 static int flag_exclude_folds(const char *cmd, const char *flag, const char *v, void *dst) {

@@ -41,6 +41,21 @@ static void print_usage(FILE *fp) {
             "exit codes: 0 ok, 1 data or runtime error, 2 usage error; see docs/pretraining.md\n");
 }
 
+/* --lambdas MIN,MAX,N (ArgFn; dst is the ProbeFitOptions). */
+static int flag_lambdas(const char *cmd, const char *flag, const char *v, void *dst) {
+    ProbeFitOptions *fit = dst;
+    double lo, hi;
+    int n, used = 0;
+    if (sscanf(v, "%lf,%lf,%d%n", &lo, &hi, &n, &used) != 3 || v[used] != '\0' || !(lo > 0) || !(hi >= lo) ||
+        !isfinite(hi) || n < 1 || n > PROBE_MAX_GRID) {
+        usage_error(cmd, "--lambdas must be MIN,MAX,N with 0 < MIN <= MAX and 1 <= N <= %d, got '%s'",
+                    PROBE_MAX_GRID, v);
+        return -1;
+    }
+    fit->lambda_min = lo, fit->lambda_max = hi, fit->n_lambda = n;
+    return 0;
+}
+
 static void print_json(const ProbeOptions *o, const ProbeResult *r) {
     JsonWriter w;
     jw_init(&w);
@@ -85,21 +100,6 @@ static void print_text(const ProbeOptions *o, const ProbeResult *r) {
     }
     printf("time         %.1f s embedding, %.1f s fitting\n", r->seconds_embed, r->seconds_fit);
     if (o->out_path) printf("model        %s\n", o->out_path);
-}
-
-/* --lambdas MIN,MAX,N (ArgFn; dst is the ProbeFitOptions). */
-static int flag_lambdas(const char *cmd, const char *flag, const char *v, void *dst) {
-    ProbeFitOptions *fit = dst;
-    double lo, hi;
-    int n, used = 0;
-    if (sscanf(v, "%lf,%lf,%d%n", &lo, &hi, &n, &used) != 3 || v[used] != '\0' || !(lo > 0) || !(hi >= lo) ||
-        !isfinite(hi) || n < 1 || n > PROBE_MAX_GRID) {
-        usage_error(cmd, "--lambdas must be MIN,MAX,N with 0 < MIN <= MAX and 1 <= N <= %d, got '%s'",
-                    PROBE_MAX_GRID, v);
-        return -1;
-    }
-    fit->lambda_min = lo, fit->lambda_max = hi, fit->n_lambda = n;
-    return 0;
 }
 
 int cmd_probe(int argc, char **argv) {

@@ -79,8 +79,12 @@ typedef struct {
 } TrainArgs;
 
 static void print_result_text(const TrainOptions *o, const TrainResult *r) {
-    printf("trained      %s (%s protocol, %d Hz), %d epochs, best epoch %d\n", o->task,
-           protocol_name(o->protocol), o->rate, r->epochs_run, r->best_epoch);
+    if (o->init_encoder)
+        printf("fine-tuned   %s from %s (encoder lr x %g), %d epochs, best epoch %d\n", o->task, o->init_encoder,
+               (double)o->encoder_lr_scale, r->epochs_run, r->best_epoch);
+    else
+        printf("trained      %s (%s protocol, %d Hz), %d epochs, best epoch %d\n", o->task,
+               protocol_name(o->protocol), o->rate, r->epochs_run, r->best_epoch);
     printf("records      train %d (%d positive), validation %d (%d positive), test fold %d: %d\n",
            r->ntrain, r->ntrain_pos, r->nval, r->nval_pos, o->test_fold, r->ntest);
     if (isnan(r->best_val_auc)) printf("val AUC      n/a (validation fold has one class)\n");
@@ -96,7 +100,12 @@ static void print_result_json(const TrainOptions *o, const TrainResult *r) {
     JsonWriter w;
     jw_init(&w);
     jw_object_begin(&w);
+    if (o->init_encoder) {
+        jw_key(&w, "encoder"), jw_string(&w, o->init_encoder);
+        jw_key(&w, "encoder_lr_scale"), jw_number(&w, o->encoder_lr_scale);
+    }
     jw_key(&w, "task"), jw_string(&w, o->task);
+    if (o->init_encoder) jw_key(&w, "label_fraction"), jw_number(&w, o->label_fraction);
     jw_key(&w, "protocol"), jw_string(&w, protocol_name(o->protocol));
     jw_key(&w, "rate"), jw_int(&w, o->rate);
     jw_key(&w, "epochs"), jw_int(&w, r->epochs_run);
@@ -120,6 +129,12 @@ static void print_result_json(const TrainOptions *o, const TrainResult *r) {
     jw_object_end(&w);
     printf("%.*s\n", (int)w.len, w.buf);
     jw_free(&w);
+}
+
+/* Also 'kres finetune' (cmd_finetune.c): its result is a TrainResult too. */
+void train_result_print(const TrainOptions *o, const TrainResult *r, int json) {
+    if (json) print_result_json(o, r);
+    else print_result_text(o, r);
 }
 
 /* ---- cross-validation --------------------------------------------------------------- */
@@ -327,34 +342,18 @@ int cmd_train(int argc, char **argv) {
 
 static int train_main(TrainArgs *ap, int argc, char **argv) {
     TrainArgs a = *ap;
+    ArgSpec common[ARG_TRAIN_NFLAGS + 1];
+    arg_train_flags(&a.o, common);
     ArgSpec spec[] = {
-        ARG_SET("--quiet", &a.o.quiet),
+        ARG_INCLUDE(common),
         ARG_SET("--json", &a.json),
         ARG_SET("--cv", &a.cv),
         ARG_SET("--multilabel", &a.o.multilabel),
-        ARG_SET("--augment", &a.o.augment),
-        ARG_STR("--data", &a.o.data_dir),
-        ARG_STR("--task", &a.o.task),
-        ARG_STR("--out", &a.o.out_path),
         ARG_STR("--out-dir", &a.out_dir),
-        ARG_STR("--log", &a.o.log_path),
-        ARG_PROTOCOL("--protocol", &a.o.protocol),
-        ARG_RATE("--rate", &a.o.rate),
         ARG_DOUBLE("--min-likelihood", &a.o.min_likelihood, 0, 100),
-        ARG_DOUBLE("--label-fraction", &a.o.label_fraction, 1e-9, 1),
-        ARG_SEED("--subset-seed", &a.o.subset_seed),
-        ARG_INT("--val-fold", &a.o.val_fold, 1, 10),
-        ARG_INT("--test-fold", &a.o.test_fold, 0, 10),
         ARG_CACHE_MB("--cache-mb", &a.o.cache_bytes),
-        ARG_INT("--epochs", &a.o.epochs, 1, 100000),
-        ARG_INT("--batch", &a.o.batch, 1, 65536),
-        ARG_FLOAT("--lr", &a.o.lr, 1e-12, 10),
-        ARG_FLOAT("--weight-decay", &a.o.weight_decay, 0, 10),
         ARG_FLOAT("--warmup", &a.o.warmup_frac, 0, 0.99),
         ARG_FLOAT("--clip", &a.o.grad_clip, 0, 1e6),
-        ARG_SEED("--seed", &a.o.seed),
-        ARG_THREADS("--threads", &a.o.threads),
-        ARG_RULE("--threshold-rule", &a.o.threshold_rule),
         ARG_STR("--model-config", &a.model_config),
         ARG_STR("--preprocess", &a.preprocess),
         ARG_END,
@@ -387,8 +386,7 @@ static int train_main(TrainArgs *ap, int argc, char **argv) {
         train_result_free(&r);
         return data_error();
     }
-    if (a.json) print_result_json(&a.o, &r);
-    else print_result_text(&a.o, &r);
+    train_result_print(&a.o, &r, a.json);
     train_result_free(&r);
     return KRES_EXIT_OK;
 }
