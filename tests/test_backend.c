@@ -30,10 +30,13 @@ typedef struct {
     int B, Cin, Cout, L, K, S, P, bias, dinp;
 } Shape;
 
-/* max |a - b| / max |b|: the error relative to the tensor's scale */
+/* max |a - b| / max |b|: the error relative to the tensor's scale; a NaN or infinity in a
+ * (an output never written, a masked value leaking) is an infinite error, not one that
+ * fmax would skip */
 static double rel_err(const float *a, const float *b, size_t n) {
     double m = 0, e = 0;
     for (size_t i = 0; i < n; i++) {
+        if (!isfinite(a[i]) && !(isnan(a[i]) && isnan(b[i]))) return INFINITY;
         m = fmax(m, fabs(b[i]));
         e = fmax(e, fabs((double)a[i] - b[i]));
     }
@@ -263,7 +266,9 @@ static void test_frozen(void) {
 
 /* Fused batch norm + ReLU (+ dropout backward), src/nn/fused.h, against the unfused layers
  * (the references): identical bits for forward (training and inference) and backward (with
- * and without a dropout mask, with and without an input gradient), accumulating. */
+ * and without a dropout mask, with and without an input gradient), accumulating, at a size
+ * where the double statistics are exact in any order; then at a long size, where the fused
+ * lanes add in another order, within rounding, and the same bits for one and two threads. */
 static void test_fused(void) {
     const int B = 3, C = 5, L = 37;
     const size_t n = (size_t)B * C * L;
@@ -322,6 +327,47 @@ static void test_fused(void) {
     bn_relu_forward_eval(y1, y1, gam, bet, st[2], st[3], B, C, L, 1e-5f); /* in place */
     CHECK(memcmp(y0, y1, n * sizeof(float)) == 0);
     free(x), free(dy), free(y0), free(y1), free(t1), free(t2), free(dx0), free(dx1), free(mask);
+
+    /* long channels: 2 x 4099 values each (not a multiple of the 8 lanes) */
+    {
+        const int LB = 2, LC = 3, LL = 4099;
+        const size_t ln = (size_t)LB * LC * LL;
+        float *lx = xmalloc(ln * sizeof(float)), *ldy = xmalloc(ln * sizeof(float));
+        float *la = xmalloc(ln * sizeof(float)), *lb = xmalloc(ln * sizeof(float));
+        float *lt = xcalloc(ln, sizeof(float)), *ldx[3];
+        uint8_t *lm = xmalloc(ln);
+        float lg[3], lbe[3], lmean[2][3], lrstd[2][3], ldg[3][3], ldb[3][3];
+        fill(lx, ln, &r);
+        fill(ldy, ln, &r);
+        fill(lg, LC, &r);
+        fill(lbe, LC, &r);
+        for (size_t i = 0; i < ln; i++) lx[i] = 3.0f + 1e3f * lx[i], lm[i] = rng_uniform(&r) >= 0.2;
+        batchnorm_forward_train(la, lmean[0], lrstd[0], NULL, NULL, lx, lg, lbe, LB, LC, LL, 0.1f, 1e-5f);
+        relu_forward(la, la, ln);
+        bn_relu_forward_train(lb, lmean[1], lrstd[1], NULL, NULL, lx, lg, lbe, LB, LC, LL, 0.1f, 1e-5f);
+        CHECKF(rel_err(lb, la, ln) <= 1e-6, "long forward error %.3e", rel_err(lb, la, ln));
+        CHECK(rel_err(lmean[1], lmean[0], LC) <= 1e-6 && rel_err(lrstd[1], lrstd[0], LC) <= 1e-6);
+        float *t3 = xcalloc(ln, sizeof(float));
+        dropout_backward(lt, ldy, lm, ln, 0.2f);
+        relu_backward(t3, lt, la, ln);
+        for (int v = 0; v < 3; v++) {
+            ldx[v] = xcalloc(ln, sizeof(float));
+            for (int c = 0; c < LC; c++) ldg[v][c] = ldb[v][c] = 0.0f;
+        }
+        batchnorm_backward(ldx[0], ldg[0], ldb[0], t3, lx, lg, lmean[0], lrstd[0], LB, LC, LL);
+        for (int v = 1; v < 3; v++) {
+            omp_set_num_threads(v);
+            dropout_relu_bn_backward(ldx[v], ldg[v], ldb[v], ldy, lm, 0.2f, la, lx, lg, lmean[0],
+                                     lrstd[0], LB, LC, LL);
+        }
+        double e = rel_err(ldx[1], ldx[0], ln);
+        CHECKF(e <= 1e-5, "long backward dinp error %.3e", e);
+        CHECK(rel_err(ldg[1], ldg[0], LC) <= 1e-5 && rel_err(ldb[1], ldb[0], LC) <= 1e-5);
+        CHECK(memcmp(ldx[1], ldx[2], ln * sizeof(float)) == 0);
+        CHECK(memcmp(ldg[1], ldg[2], sizeof ldg[1]) == 0 && memcmp(ldb[1], ldb[2], sizeof ldb[1]) == 0);
+        free(lx), free(ldy), free(la), free(lb), free(lt), free(t3), free(lm);
+        for (int v = 0; v < 3; v++) free(ldx[v]);
+    }
 }
 
 /* CPU feature detection is self-consistent, and bf16 is refused where it is not native. */
