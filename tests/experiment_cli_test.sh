@@ -62,6 +62,8 @@ check "stdout has the table" grep -q "| linear probe | 0\." "$TMP/out"
 check "results.md has the AUC table" grep -q "| pipeline | 25% labels |" "$R/results.md"
 check "results.md says the model is not the default" grep -q "NOT the paper's default KRes" "$R/results.md"
 check "report has two svg plots" test "$(grep -o '<svg' "$R/report.html" | wc -l)" -ge 2
+check "report captions say holdout" grep -q "<caption>Metrics on the holdout.</caption>" "$R/report.html"
+check "report captions do not say out-of-fold" bash -c "! grep -q 'out-of-fold' '$R/report.html'"
 
 # ---- rerun: every run skipped, done markers untouched -----------------------------------
 m1=$(stat -c %Y "$R/runs/finetune-f0.25-r1/result.json" 2>/dev/null; md5sum <"$R/runs/finetune-f0.25-r1/result.json")

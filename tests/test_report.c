@@ -157,6 +157,36 @@ int main(int argc, char **argv) {
     free(h2);
     x.d.log_x = 1;
 
+    /* What the metrics are on, in every caption: the holdout by default; with cv_folds the
+     * pooled out-of-fold predictions, and then "holdout" appears nowhere but in the
+     * caller's own text (the subtitle here). */
+    CHECK(strstr(h, "<caption>Metrics on the holdout.</caption>") != NULL);
+    CHECK(strstr(h, "<figcaption>ROC curves of each pipeline at full labels on the holdout.") != NULL);
+    CHECK(strstr(h, "<figcaption>Label efficiency: AUC on the holdout against") != NULL);
+    CHECK(strstr(h, ">ROC AUC on the holdout</text>") != NULL);
+    CHECK(strstr(h, "pooled") == NULL && strstr(h, "out-of-fold") == NULL);
+    x.d.cv_folds = 10;
+    x.d.subtitle = "PTB-XL, 12-lead ECG at 100 Hz; pooled 10-fold cross-validation (synthetic test data)";
+    h2 = report_render_html(&x.d);
+    CHECK(strstr(h2, "<caption>Metrics on pooled out-of-fold predictions over 10 folds.</caption>") != NULL);
+    CHECK(strstr(h2, "<figcaption>ROC curves of each pipeline at full labels on pooled out-of-fold predictions over "
+                     "10 folds.") != NULL);
+    CHECK(strstr(h2, "<figcaption>Label efficiency: AUC on pooled out-of-fold predictions over 10 folds against") !=
+          NULL);
+    CHECK(strstr(h2, ">ROC AUC, pooled out-of-fold</text>") != NULL);
+    CHECK(strstr(h2, "holdout") == NULL);
+    /* the rest of the page is the same: same table, plots and curves */
+    CHECK(count(h2, "<tr") == x.d.n_rows + 1 && count(h2, "<svg") == 2 && count(h2, "<polyline") == 2 * NPIPE);
+    /* a caller's ROC caption still wins */
+    x.d.roc_caption = "ROC curves at 100% labels (repeat 1, pooled out-of-fold)";
+    free(h2);
+    h2 = report_render_html(&x.d);
+    CHECK(strstr(h2, "<figcaption>ROC curves at 100% labels (repeat 1, pooled out-of-fold)</figcaption>") != NULL);
+    CHECK(strstr(h2, "ROC curves of each pipeline") == NULL);
+    free(h2);
+    x.d.cv_folds = 0, x.d.roc_caption = NULL;
+    x.d.subtitle = "PTB-XL, 12-lead ECG at 100 Hz; holdout = fold 10 (synthetic test data)";
+
     /* empty and odd inputs must not crash */
     ReportData empty = {0};
     h2 = report_render_html(&empty);

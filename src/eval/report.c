@@ -97,7 +97,8 @@ static const char *CSS =
     ".figs{display:flex;flex-wrap:wrap;gap:24px;margin-top:8px}\n"
     "figure{margin:0;flex:1 1 440px;min-width:0}\n"
     "figure svg{width:100%;height:auto;display:block}\n"
-    "figcaption{color:var(--muted);font-size:13px;margin-top:4px}\n"
+    "figcaption,caption{color:var(--muted);font-size:13px;margin-top:4px}\n"
+    "caption{caption-side:bottom;text-align:left}\n"
     "footer{color:var(--muted);font-size:12px;margin-top:32px;border-top:1px solid var(--rule);"
     "padding-top:8px}\n"
     "svg text{font-family:system-ui,-apple-system,'Segoe UI',Roboto,Arial,sans-serif;fill:#1d2330}\n"
@@ -370,7 +371,7 @@ static void svg_efficiency(Sb *b, const ReportData *d, Styles *st) {
                  "aria-labelledby=\"eff-title\"><title id=\"eff-title\">AUC against label fraction</title>",
               W, H);
     svg_axes(b, &f, xt, nxt, yt, nyt, 1, 2, f.logx ? "Fraction of training labels (log scale)" : "Fraction of training labels",
-             "ROC AUC on the holdout");
+             d->cv_folds > 0 ? "ROC AUC, pooled out-of-fold" : "ROC AUC on the holdout");
     int ns = d->n_series;
     for (int s = 0; s < ns; s++) {
         const ReportSeries *r = &d->series[s];
@@ -437,6 +438,14 @@ static void svg_efficiency(Sb *b, const ReportData *d, Styles *st) {
 
 /* ---- page --------------------------------------------------------------------------- */
 
+/* What the metrics were measured on, for the captions: "the holdout" or "pooled
+ * out-of-fold predictions over N folds" (a CV AUC is not a holdout AUC: every record was
+ * scored by the model of its own round). */
+static void evaluated_on(const ReportData *d, char *buf, size_t n) {
+    if (d->cv_folds > 0) snprintf(buf, n, "pooled out-of-fold predictions over %d folds", d->cv_folds);
+    else snprintf(buf, n, "the holdout");
+}
+
 /* paragraphs separated by blank lines */
 static void notes_html(Sb *b, const char *t) {
     sb_puts(b, "<section class=\"notes\"><p>");
@@ -458,7 +467,10 @@ static void notes_html(Sb *b, const char *t) {
 
 static void table_html(Sb *b, const ReportData *d, Styles *st) {
     char v[9][40];
-    sb_puts(b, "<div class=\"table-wrap\"><table class=\"results\"><thead><tr><th>Pipeline</th><th>Label fraction</th><th>Repeats</th>"
+    char on[96];
+    evaluated_on(d, on, sizeof on);
+    sb_printf(b, "<div class=\"table-wrap\"><table class=\"results\"><caption>Metrics on %s.</caption>", on);
+    sb_puts(b, "<thead><tr><th>Pipeline</th><th>Label fraction</th><th>Repeats</th>"
                "<th>AUC (mean)</th><th>AUC spread");
     if (d->spread_label) {
         sb_puts(b, "<br><small>");
@@ -520,18 +532,21 @@ char *report_render_html(const ReportData *d) {
     else sb_puts(&b, "<p class=\"na\">No results.</p>\n");
 
     sb_puts(&b, "<h2>Figures</h2>\n<div class=\"figs\">\n");
+    char on[96];
+    evaluated_on(d, on, sizeof on);
     if (d->n_rocs > 0) {
         sb_puts(&b, "<figure>");
         svg_roc(&b, d, &st);
         sb_puts(&b, "<figcaption>");
-        sb_esc(&b, d->roc_caption ? d->roc_caption
-                                  : "ROC curves of each pipeline at full labels on the holdout. Dashed diagonal: chance.");
+        if (d->roc_caption) sb_esc(&b, d->roc_caption);
+        else sb_printf(&b, "ROC curves of each pipeline at full labels on %s. Dashed diagonal: chance.", on);
         sb_puts(&b, "</figcaption></figure>\n");
     }
     if (d->n_series > 0) {
         sb_puts(&b, "<figure>");
         svg_efficiency(&b, d, &st);
-        sb_puts(&b, "<figcaption>Label efficiency: holdout AUC against the fraction of training labels used, one line per pipeline");
+        sb_printf(&b, "<figcaption>Label efficiency: AUC on %s against the fraction of training labels used, one line "
+                      "per pipeline", on);
         if (d->interval_label) {
             sb_puts(&b, "; ");
             sb_esc(&b, d->interval_label);

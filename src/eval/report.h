@@ -46,6 +46,10 @@ typedef struct {
     const ReportSeries *series;
     int n_series;
     int log_x;                   /* label-efficiency x axis: 1 = log10, 0 = linear */
+    int cv_folds;                /* what the metrics were measured on, named in the table
+                                    caption, the default ROC caption and the label-efficiency
+                                    caption and axis: 0 = one holdout; N > 0 = the pooled
+                                    out-of-fold predictions of N-fold cross-validation */
     const char *footer;          /* small print at the bottom (may be NULL) */
 } ReportData;
 

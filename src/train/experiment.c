@@ -1411,12 +1411,10 @@ static int write_reports(Ctx *c) {
                  complete ? "" : " (INCOMPLETE)");
         if (R > 1) {
             snprintf(spread, sizeof spread, "min-max over %d repeats", R);
-            snprintf(interval, sizeof interval, "bars: min-max of the AUC over %d repeats%s", R,
-                     o->cv ? "; AUC here = pooled out-of-fold over 10 rounds" : "");
+            snprintf(interval, sizeof interval, "bars: min-max of the AUC over %d repeats", R);
         } else {
             snprintf(spread, sizeof spread, "95%% CI (DeLong)");
-            snprintf(interval, sizeof interval, "bars: 95%% DeLong CI of the single repeat%s",
-                     o->cv ? "; AUC here = pooled out-of-fold over 10 rounds" : "");
+            snprintf(interval, sizeof interval, "bars: 95%% DeLong CI of the single repeat");
         }
         char fpct[32];
         fmt_pct(fpct, sizeof fpct, o->fractions[0]);
@@ -1426,7 +1424,9 @@ static int write_reports(Ctx *c) {
                  "numbers in results.json.", KRES_VERSION, o->out_dir);
         ReportData d = {.title = title, .subtitle = subtitle, .notes = notes, .spread_label = spread,
                         .interval_label = interval, .rows = rows, .n_rows = nrows, .rocs = rocs, .n_rocs = nrocs,
-                        .roc_caption = roc_cap, .series = series, .n_series = P, .log_x = 1, .footer = footer};
+                        .roc_caption = roc_cap, .series = series, .n_series = P, .log_x = 1, .footer = footer,
+                        /* the captions say what the AUCs are on (holdout or pooled out-of-fold) */
+                        .cv_folds = o->cv ? PTBXL_NFOLDS : 0};
         int e = pathf(path, "%s/report.html", o->out_dir) || report_write_html(path, &d);
         for (int p = 0; p < P; p++) roc_curve_free(&curves[p]);
         free(rows);
