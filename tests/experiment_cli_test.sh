@@ -86,6 +86,18 @@ for p in supervised finetune probe; do
     check "eval AUC of $p equals the experiment's ($a1 vs $a2)" test -n "$a1" -a "$a1" = "$a2"
 done
 
+# ---- one unreadable record: all three pipelines leave it out, the same test fold --------
+# A copy of the sample (records linked) whose fold-10 record ecg_id 9 has a truncated .dat:
+# the trainer reads every header and leaves such a record out (check_files 2); so must the
+# probe, eval and the experiment's own cohort, or they fail on it or score other records.
+B="$TMP/bad"
+mkdir -p "$B/records100/00000" && cp "$S"/*.csv "$B/" && ln -s "$PWD/$S/records100/00000/"* "$B/records100/00000/"
+rm "$B/records100/00000/00009_lr.dat" && head -c 10000 "$S/records100/00000/00009_lr.dat" >"$B/records100/00000/00009_lr.dat"
+expect_exit 0 "experiment on the damaged tree" -- "$KRES" experiment --data "$B" --out "$TMP/rb" --fractions 0.25 \
+    --repeats 1 "${TOY[@]}" --quiet
+check "every pipeline tested on the 44 usable records" \
+    test "$(grep -o '"n_test":[0-9]*' "$TMP/rb/results.json" | sort | uniq -c | awk '{$1=$1};1')" = '3 "n_test":44'
+
 # ---- kres finetune by hand, from the experiment's encoder --------------------------------
 expect_exit 2 "finetune without --encoder" -- "$KRES" finetune --data "$S" --out "$TMP/ft.safetensors"
 expect_exit 2 "finetune bad scale" -- "$KRES" finetune --encoder "$R/pretrain/encoder.safetensors" --data "$S" \

@@ -73,6 +73,22 @@ check "eval uses the stored threshold" grep -q '"threshold_rule":"stored' "$TMP/
 expect_exit 0 "predict with the probe" -- "$KRES" predict --model "$TMP/probe.safetensors" $R1 $R2
 check "predict prints two records" test "$(grep -c '_lr ' "$TMP/out")" -eq 2
 
+# ---- one unreadable record: probe and eval leave it out, as the trainer does ----
+# A copy of the sample (records linked) whose fold-10 record ecg_id 9 has a truncated .dat:
+# the trainer reads every header and leaves such a record out (check_files 2); so must the
+# probe, eval and the experiment's own cohort, or they fail on it or score other records.
+B="$TMP/bad"
+mkdir -p "$B/records100/00000" && cp "$S"/*.csv "$B/" && ln -s "$PWD/$S/records100/00000/"* "$B/records100/00000/"
+rm "$B/records100/00000/00009_lr.dat" && head -c 10000 "$S/records100/00000/00009_lr.dat" >"$B/records100/00000/00009_lr.dat"
+expect_exit 0 "dataset on the damaged tree" -- "$KRES" dataset "$B"
+check "dataset: fold 10 has 44 usable records" grep -q -E "^ +10 +test +11 +33 +44$" "$TMP/out"
+expect_exit 0 "probe on the damaged tree" -- "$KRES" probe --encoder "$TMP/enc.safetensors" --data "$B" \
+    --out "$TMP/probe-bad.safetensors" --json --quiet
+check "probe: the same 268/44/44 records as training" grep -q '"ntrain":268,"ntrain_pos":52,"nval":44,"nval_pos":8,"ntest":44,' "$TMP/out"
+expect_exit 0 "eval on the damaged tree" -- "$KRES" eval --model "$TMP/probe.safetensors" --data "$B" --json
+check "eval: 44 records of fold 10" grep -q '"n":44,"npos":11,"nneg":33' "$TMP/out"
+check "eval: says one record was left out" grep -q "1 unreadable record left out.*ecg_id 9" "$TMP/err"
+
 # ---- embed ----
 expect_exit 0 "embed csv" -- "$KRES" embed --encoder "$TMP/enc.safetensors" $R1 $R2.hea $R3 --out "$TMP/e.csv"
 check "csv: header + 3 rows" test "$(wc -l <"$TMP/e.csv")" -eq 4

@@ -135,8 +135,16 @@ static int eval_model_path(const EvalArgs *a) {
     if (task_parse(tm.name, &db, &task) != 0) goto fail;
     CohortOptions co = cohort_options_default();
     co.protocol = tm.protocol, co.rate = tm.rate, co.min_likelihood = tm.min_likelihood;
+    co.check_files = 2; /* the records the trainer and the probe scored: bad ones left out */
     if (cohort_build(&db, &task, co, &coh) != 0) goto fail;
     have_coh = 1;
+    /* Say so: the fold evaluated is smaller than the CSV says. The first one as an example. */
+    int nbad = coh.nskip_reason[PTBXL_SKIP_BAD_RECORD], first = 0;
+    while (nbad > 0 && coh.skipped[first].reason != PTBXL_SKIP_BAD_RECORD) first++;
+    if (nbad > 0)
+        fprintf(stderr, "kres: warning: eval: %d unreadable record%s left out of the cohort, as in training (ecg_id %d: %s%s)\n",
+                nbad, nbad == 1 ? "" : "s", coh.skipped[first].ecg_id, coh.skipped[first].detail,
+                nbad > 1 ? "; see 'kres dataset'" : "");
     size_t cap = (size_t)(coh.n ? coh.n : 1);
     tr = xmalloc(cap * sizeof(int)), va = xmalloc(cap * sizeof(int)), te = xmalloc(cap * sizeof(int));
     int ntr, nva, nte;

@@ -274,7 +274,7 @@ typedef struct {
     PtbxlDb db;
     int db_open;
     Task task;
-    Cohort coh;                    /* cohort_options_default, as probe_run builds it */
+    Cohort coh;                    /* as probe_run and the trainer build it (check_files 2) */
     int coh_built;
     FILE *log;                     /* experiment.log.jsonl, appended */
     /* encoders: one, or one per CV round (index k-1) */
@@ -1500,7 +1500,10 @@ int experiment_run(const ExperimentOptions *o) {
     if (ptbxl_open(o->data_dir, &c.db) != 0) goto done;
     c.db_open = 1;
     if (task_parse(o->task, &c.db, &c.task) != 0) goto done;
-    if (cohort_build(&c.db, &c.task, cohort_options_default(), &c.coh) != 0) goto done;
+    /* Exactly probe_run's cohort: cohort_embeddings are indexed by its positions. */
+    CohortOptions co = cohort_options_default();
+    co.check_files = 2;
+    if (cohort_build(&c.db, &c.task, co, &c.coh) != 0) goto done;
     c.coh_built = 1;
     if (mkdir_p(o->out_dir) != 0 || settings_check(&c) != 0) goto done;
     char path[PATHN];

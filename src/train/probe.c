@@ -365,6 +365,9 @@ int probe_run(const ProbeOptions *o, ProbeResult *r) {
     co.protocol = o->protocol;
     co.rate = o->rate;
     co.min_likelihood = o->min_likelihood;
+    /* The trainer's check (trainer.c): every header read, bad records left out, so that the
+     * probe, supervised and fine-tuned models of one experiment see the same records. */
+    co.check_files = 2;
     if (task_parse(o->task, &db, &task) != 0 || cohort_build(&db, &task, co, &c) != 0) goto done;
     tr = xmalloc((size_t)c.n * sizeof(int) + 1);
     va = xmalloc((size_t)c.n * sizeof(int) + 1);
