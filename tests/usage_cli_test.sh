@@ -66,6 +66,15 @@ expect_exit 2 "finetune: --rate as everywhere" -- "$KRES" finetune --encoder x -
 check "finetune: --rate message" grep -q -F -- "--rate must be 100 or 500, got '50'" "$TMP/err"
 expect_exit 2 "train --cv: a fold flag is noticed" -- "$KRES" train --data "$S" --cv --out-dir "$TMP/cv" --val-fold 3
 check "train --cv: says drop the fold flags" grep -q "drop --val-fold/--test-fold" "$TMP/err"
+# Enum flags name their words (ARG_CHOICE) and still set the value.
+expect_exit 2 "eval: bad --ci" -- "$KRES" eval --scores "$TMP/s.csv" --ci wald
+check "eval: --ci words" grep -q -F -- "--ci must be 'delong' or 'bootstrap', got 'wald'" "$TMP/err"
+expect_exit 2 "eval: --ci bootstrap is taken" -- "$KRES" eval --scores "$TMP/s.csv" --ci bootstrap --boot 1
+check "eval: --ci bootstrap reached the --boot check" grep -q -F -- "--ci bootstrap needs --boot of at least 2" "$TMP/err"
+expect_exit 2 "experiment: bad --cv-pretrain" -- "$KRES" experiment --data "$S" --out "$TMP/run" --cv --cv-pretrain x
+check "experiment: --cv-pretrain words" grep -q -F -- "--cv-pretrain must be 'transductive' or 'per-fold', got 'x'" "$TMP/err"
+expect_exit 2 "experiment: --cv-pretrain per-fold is taken" -- "$KRES" experiment --data "$S" --out "$TMP/run" --cv-pretrain per-fold
+check "experiment: per-fold reached the --cv check" grep -q -F -- "--cv-pretrain goes with --cv" "$TMP/err"
 # Repeatable directory flags stop at their capacity (arg_append), before anything is read.
 many=(); for k in $(seq 65); do many+=("$TMP/d$k"); done
 expect_exit 2 "pretrain: 65 --data directories" -- "$KRES" pretrain --out "$TMP/e.safetensors" --data "${many[@]}"

@@ -139,6 +139,25 @@ int arg_given(const ArgSpec *spec, const char *flag) {
     return s ? s->seen : 0;
 }
 
+/* v as one of the NULL-terminated words: its index in *out, or -1 after the usage error
+ * "FLAG must be 'a', 'b' or 'c', got 'v'". */
+static int arg_choice(const char *cmd, const char *flag, const char *v, const char *const *words, int *out) {
+    int n = 0;
+    for (; words[n]; n++)
+        if (arg_is(v, words[n])) {
+            *out = n;
+            return 0;
+        }
+    char list[512];
+    size_t len = 0;
+    list[0] = '\0';
+    for (int k = 0; k < n && len < sizeof list; k++)
+        len += (size_t)snprintf(list + len, sizeof list - len, "%s'%s'", k == 0 ? "" : k == n - 1 ? " or " : ", ",
+                                words[k]);
+    usage_error(cmd, "%s must be %s, got '%s'", flag, list, v);
+    return -1;
+}
+
 /* Store value v of the flag s that takes one; 0 or -1 after a usage error. */
 static int arg_store(const char *cmd, const ArgSpec *s, const char *v) {
     double d;
@@ -160,6 +179,7 @@ static int arg_store(const char *cmd, const ArgSpec *s, const char *v) {
         *(const char **)s->dst = v;
         return 0;
     case ARGT_CACHE_MB: return arg_cache_mb(cmd, s->flag, v, s->dst);
+    case ARGT_CHOICE: return arg_choice(cmd, s->flag, v, s->choices, s->dst);
     case ARGT_FUNC:
     case ARGT_FUNC_MANY: return s->fn(cmd, s->flag, v, s->dst);
     default: KRES_ASSERT(!"flag type without a value"); return -1;

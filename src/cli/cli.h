@@ -46,6 +46,7 @@ typedef enum {
     ARGT_PROTOCOL,   /* CohortProtocol via arg_protocol */
     ARGT_RULE,       /* const char *, checked by arg_threshold_rule */
     ARGT_CACHE_MB,   /* size_t bytes via arg_cache_mb */
+    ARGT_CHOICE,     /* int: the index of the value in choices (NULL-terminated) */
     ARGT_FUNC,       /* fn(cmd, flag, value, dst) */
     ARGT_FUNC_MANY,  /* ARGT_FUNC for the value and for each following argument not starting "--" */
     ARGT_ARGS,       /* the arguments not starting "--": fn(cmd, NULL, arg, dst) for each */
@@ -60,6 +61,7 @@ typedef struct {
     ArgType type;
     void *dst;
     double lo, hi; /* ARGT_INT, ARGT_LONG, ARGT_DOUBLE, ARGT_FLOAT */
+    const char *const *choices; /* ARGT_CHOICE: the words, NULL last */
     ArgFn fn;
     int seen;      /* how often the flag was given (set by arg_parse) */
 } ArgSpec;
@@ -80,6 +82,9 @@ typedef struct {
 #define ARG_PROTOCOL(f, p) {.flag = (f), .type = ARGT_PROTOCOL, .dst = ARG_PTR_(CohortProtocol, p)}
 #define ARG_RULE(f, p) {.flag = (f), .type = ARGT_RULE, .dst = ARG_PTR_(const char *, p)}
 #define ARG_CACHE_MB(f, p) {.flag = (f), .type = ARGT_CACHE_MB, .dst = ARG_PTR_(size_t, p)}
+/* An enum flag: index the words by the enum's values ({[MY_A] = "a", [MY_B] = "b", NULL})
+ * and p points to an int that is cast back after parsing. */
+#define ARG_CHOICE(f, p, words) {.flag = (f), .type = ARGT_CHOICE, .dst = ARG_PTR_(int, p), .choices = (words)}
 #define ARG_FUNC(f, fn_, p) {.flag = (f), .type = ARGT_FUNC, .dst = (p), .fn = (fn_)}
 #define ARG_FUNC_MANY(f, fn_, p) {.flag = (f), .type = ARGT_FUNC_MANY, .dst = (p), .fn = (fn_)}
 #define ARG_ARGS(fn_, p) {.type = ARGT_ARGS, .dst = (p), .fn = (fn_)}

@@ -190,23 +190,15 @@ done:
     return rc;
 }
 
-/* --ci delong|bootstrap (ArgFn; dst is the EvalOptions). */
-static int flag_ci(const char *cmd, const char *flag, const char *v, void *dst) {
-    EvalOptions *o = dst;
-    if (arg_is(v, "delong")) o->ci = EVAL_CI_DELONG;
-    else if (arg_is(v, "bootstrap")) o->ci = EVAL_CI_BOOTSTRAP;
-    else {
-        usage_error(cmd, "--ci must be 'delong' or 'bootstrap', got '%s'", v);
-        return -1;
-    }
-    return 0;
-}
+/* --ci, indexed by EvalCiMethod */
+static const char *const CI_METHODS[] = {[EVAL_CI_DELONG] = "delong", [EVAL_CI_BOOTSTRAP] = "bootstrap", NULL};
 
 int cmd_eval(int argc, char **argv) {
     EvalArgs a;
     memset(&a, 0, sizeof a);
     a.fold = 10;
     eval_options_default(&a.opts);
+    int ci = a.opts.ci;
     ArgSpec spec[] = {
         ARG_SET("--json", &a.json),
         ARG_STR("--scores", &a.scores_path),
@@ -215,7 +207,7 @@ int cmd_eval(int argc, char **argv) {
         ARG_INT("--fold", &a.fold, 1, 10),
         ARG_DOUBLE("--threshold", &a.threshold, -1e300, 1e300),
         ARG_RULE("--threshold-rule", &a.rule),
-        ARG_FUNC("--ci", flag_ci, &a.opts),
+        ARG_CHOICE("--ci", &ci, CI_METHODS),
         ARG_INT("--boot", &a.opts.n_boot, 0, 1000000),
         ARG_SEED("--seed", &a.opts.seed),
         ARG_END,
@@ -223,6 +215,7 @@ int cmd_eval(int argc, char **argv) {
     int rc = arg_parse(CMD, argc, argv, spec, print_usage);
     if (rc != ARG_CONTINUE) return rc;
     a.have_threshold = arg_given(spec, "--threshold") > 0;
+    a.opts.ci = (EvalCiMethod)ci;
     if (a.have_threshold && a.rule) return usage_error(CMD, "give --threshold or --threshold-rule, not both");
     if (a.opts.ci == EVAL_CI_BOOTSTRAP && a.opts.n_boot < 2)
         return usage_error(CMD, "--ci bootstrap needs --boot of at least 2");

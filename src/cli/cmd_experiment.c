@@ -90,16 +90,8 @@ static int flag_fractions(const char *cmd, const char *flag, const char *v, void
     return -1;
 }
 
-static int flag_cv_pretrain(const char *cmd, const char *flag, const char *v, void *dst) {
-    ExperimentOptions *o = dst;
-    if (arg_is(v, "transductive")) o->cv_pretrain = EXP_CV_TRANSDUCTIVE;
-    else if (arg_is(v, "per-fold")) o->cv_pretrain = EXP_CV_PER_FOLD;
-    else {
-        usage_error(cmd, "--cv-pretrain must be 'transductive' or 'per-fold', got '%s'", v);
-        return -1;
-    }
-    return 0;
-}
+/* --cv-pretrain, indexed by ExpCvPretrain */
+static const char *const CV_PRETRAIN[] = {[EXP_CV_TRANSDUCTIVE] = "transductive", [EXP_CV_PER_FOLD] = "per-fold", NULL};
 
 static int flag_seed(const char *cmd, const char *flag, const char *v, void *dst) {
     /* At most LONG_MAX / 2: repeat r runs with seed + r - 1 (and derived seeds). */
@@ -125,6 +117,7 @@ int cmd_experiment(int argc, char **argv) {
         }
     }
     const char *model_config = NULL;
+    int cv_pretrain = o.cv_pretrain;
     ArgSpec spec[] = {
         ARG_SET("--cv", &o.cv),
         ARG_SET("--report-only", &o.report_only),
@@ -137,7 +130,7 @@ int cmd_experiment(int argc, char **argv) {
         ARG_STR("--task", &o.task),
         ARG_FUNC("--fractions", flag_fractions, &o),
         ARG_INT("--repeats", &o.repeats, 1, EXP_MAX_REPEATS),
-        ARG_FUNC("--cv-pretrain", flag_cv_pretrain, &o),
+        ARG_CHOICE("--cv-pretrain", &cv_pretrain, CV_PRETRAIN),
         ARG_FUNC("--seed", flag_seed, &o),
         ARG_THREADS("--threads", &o.threads),
         ARG_INT("--epochs", &o.epochs, 1, 100000),
@@ -153,6 +146,7 @@ int cmd_experiment(int argc, char **argv) {
     };
     int rc = arg_parse(CMD, argc, argv, spec, print_usage);
     if (rc != ARG_CONTINUE) return rc;
+    o.cv_pretrain = (ExpCvPretrain)cv_pretrain;
     if (model_config) {
         if (load_model_config(model_config, &o.model) != 0) return data_error();
         o.model_is_default = 0;
