@@ -101,10 +101,6 @@ static int run_gemm(const Opts *o) {
     return 0;
 }
 
-/* A profiling build of kres.c (see docs/performance.md) may define this to print its
- * per-layer-type timers; the normal build leaves it NULL. */
-void kres_prof_print(void) __attribute__((weak));
-
 /* Median seconds of conv forward and backward (dinp too, except for the stem) for each
  * distinct convolution shape of KRes at batch B, with the current backend. */
 static int run_convs(const Opts *o, const KresConfig *c) {
@@ -348,7 +344,6 @@ int main(int argc, char **argv) {
            o.mode, nn_backend_name(be), want_bf16 ? "bf16" : "fp32", B, omp_get_max_threads(),
            o.reps, med, lo, hi, cmed, B / med, flops / med * 1e-9, peak_rss_kib() / 1024.0,
            (double)loss);
-    if (kres_prof_print) kres_prof_print();
     kres_free(m);
     free(adam_m);
     free(adam_v);
