@@ -1,5 +1,7 @@
 /* test_metrics.c — AUC (ties), DeLong variance and CI, bootstrap, ROC curve, threshold
- * rules, Wilson intervals, eval_binary edge cases, scores CSV, printing.
+ * rules, Wilson intervals, eval_binary edge cases, scores CSV, printing, and the paired
+ * DeLong test of two AUCs (hand-worked case, O(P*N) reference, symmetry and edge cases)
+ * with the check that two scores files describe the same cases.
  * Expected values are worked out by hand (shown in comments) or, for DeLong, with a
  * one-off exact-rational Python script using the O(P*N) structural-component definition:
  *   V10_i = mean_j psi(x_i, y_j), V01_j = mean_i psi(x_i, y_j),  psi = 1 / 0.5 / 0 for >, ==, <
@@ -191,6 +193,281 @@ static void test_auc_errors(void) {
     RocCurve c;
     CHECK(roc_curve(s, pos, 3, &c) == -1 && c.n == 0);
     CHECK(auc_ci_bootstrap(s, neg, 3, 100, 1, &a, &a, &a) == -1);
+}
+
+/* ---- paired DeLong test ------------------------------------------------------------------ */
+
+/* Hand-worked: 3 positives, 3 negatives, a tie in score B.
+ *   labels  1    1    1    0    0    0
+ *   A      0.9  0.6  0.4  0.5  0.3  0.1
+ *   B      0.8  0.4  0.7  0.4  0.6  0.2
+ * A: V10 (positives) = 1, 1, 2/3 (0.4 beats 0.3 and 0.1 only); V01 (negatives) = 2/3, 1, 1;
+ *    AUC_A = 8/9.
+ * B: V10 = 1, 1/2 (0.4 beats 0.2, ties 0.4), 1; V01 = 5/6 (0.8, 0.7 beat 0.4, 0.4 ties it),
+ *    2/3, 1; AUC_B = 5/6.  diff = 8/9 - 5/6 = 1/18.
+ * Differences of the placements: positives 0, 1/2, -1/3 (mean 1/18), deviations -1, 8, -7
+ *    (x 1/18): S10_dd = 114/324 / 2 = 19/108; negatives -1/6, 1/3, 0 (mean 1/18),
+ *    deviations -4, 5, -1 (x 1/18): S01_dd = 42/324 / 2 = 7/108.
+ *    var(diff) = 19/108/3 + 7/108/3 = 13/162, se = 0.283278861866.
+ * Separately: var_A = 1/27/3 + 1/27/3 = 2/81, var_B = 1/12/3 + 1/36/3 = 1/27,
+ *    cov = S10_ab/3 + S01_ab/3 = (-1/36)/3 + 0 = -1/108; check 2/81 + 1/27 + 2/108 = 13/162.
+ *    corr = (-1/108) / sqrt(2/81 * 1/27) = -sqrt(6)/8.
+ * z = (1/18) / sqrt(13/162) = 1/sqrt(26) = 0.196116135138; p = erfc(z/sqrt 2) = 0.844519267473;
+ * 95% CI 1/18 -/+ 1.959964 se = -0.499660811284 .. 0.610771922395. */
+static const float PA[] = {0.9f, 0.6f, 0.4f, 0.5f, 0.3f, 0.1f};
+static const float PB[] = {0.8f, 0.4f, 0.7f, 0.4f, 0.6f, 0.2f};
+static const int PY[] = {1, 1, 1, 0, 0, 0};
+
+static void check_hand_case(const AucCompare *c, const char *what) {
+    CHECKF(c->n == 6 && c->npos == 3 && c->nneg == 3, "%s", what);
+    CHECK_CLOSE(c->auc_a, 8.0 / 9.0, 1e-15, 0);
+    CHECK_CLOSE(c->auc_b, 5.0 / 6.0, 1e-15, 0);
+    CHECK_CLOSE(c->diff, 1.0 / 18.0, 1e-15, 0);
+    CHECK_CLOSE(c->var_a, 2.0 / 81.0, 1e-15, 0);
+    CHECK_CLOSE(c->var_b, 1.0 / 27.0, 1e-15, 0);
+    CHECK_CLOSE(c->cov, -1.0 / 108.0, 1e-15, 0);
+    CHECK_CLOSE(c->se * c->se, 13.0 / 162.0, 1e-15, 0);
+    CHECK_CLOSE(c->se, 0.283278861866, 1e-11, 0);
+    CHECK_CLOSE(c->z, 1.0 / sqrt(26.0), 1e-14, 0);
+    CHECK_CLOSE(c->p, 0.844519267473, 1e-11, 0);
+    CHECK_CLOSE(c->corr, -sqrt(6.0) / 8.0, 1e-14, 0);
+    CHECK_CLOSE(c->lo, -0.499660811284, 1e-11, 0);
+    CHECK_CLOSE(c->hi, 0.610771922395, 1e-11, 0);
+    CHECKF(c->note[0] == '\0', "%s: note '%s'", what, c->note);
+}
+
+static void test_paired_hand(void) {
+    AucCompare c, cn;
+    CHECK(auc_delong_paired(PA, PB, PY, 6, &c) == 0);
+    check_hand_case(&c, "fast");
+    CHECK(auc_delong_paired_naive(PA, PB, PY, 6, &cn) == 0);
+    check_hand_case(&cn, "naive");
+    /* each AUC's own interval is auc_ci_delong's */
+    double a, lo, hi;
+    CHECK(auc_ci_delong(PB, PY, 6, &a, &lo, &hi, NULL) == 0);
+    CHECK(c.auc_b == a && c.lo_b == lo && c.hi_b == hi);
+}
+
+/* Two correlated integer-valued scores (many ties within and across them). */
+static void paired_case(uint64_t seed, int n, int grid, float *a, float *b, int *y) {
+    Rng r;
+    rng_seed(&r, seed);
+    for (int i = 0; i < n; i++) {
+        y[i] = rng_uniform(&r) < 0.3;
+        double latent = rng_uniform(&r) + 0.4 * y[i];
+        a[i] = (float)floor((latent + 0.3 * rng_uniform(&r)) * grid);
+        b[i] = (float)floor((latent + 0.3 * rng_uniform(&r) + 0.1 * y[i]) * grid);
+    }
+}
+
+/* |x - y| <= tol (1 + |y|), NaN only with NaN */
+static int near(double x, double y, double tol) {
+    if (isnan(x) || isnan(y)) return isnan(x) && isnan(y);
+    return fabs(x - y) <= tol * (1 + fabs(y));
+}
+
+static void test_paired_vs_naive(void) {
+    enum { N = 300 };
+    float a[N], b[N];
+    int y[N];
+    int ok = 1, ok_own = 1, ok_id = 1, ok_corr = 1, cases = 0;
+    const int sizes[] = {5, 12, 60, N}, grids[] = {3, 8, 50};
+    for (uint64_t seed = 1; seed <= 6; seed++)
+        for (int si = 0; si < N_OF(sizes); si++)
+            for (int gi = 0; gi < N_OF(grids); gi++) {
+                int n = sizes[si];
+                paired_case(seed * 100 + si * 10 + gi, n, grids[gi], a, b, y);
+                AucCompare f, s;
+                if (auc_delong_paired(a, b, y, n, &f) != 0) continue; /* a one-class draw at n = 5 */
+                CHECK(auc_delong_paired_naive(a, b, y, n, &s) == 0);
+                cases++;
+                const double fv[] = {f.auc_a, f.auc_b, f.var_a, f.var_b, f.cov, f.corr, f.diff, f.se,
+                                     f.lo, f.hi, f.z, f.p, f.lo_a, f.hi_a, f.lo_b, f.hi_b};
+                const double sv[] = {s.auc_a, s.auc_b, s.var_a, s.var_b, s.cov, s.corr, s.diff, s.se,
+                                     s.lo, s.hi, s.z, s.p, s.lo_a, s.hi_a, s.lo_b, s.hi_b};
+                for (int k = 0; k < N_OF(fv); k++) {
+                    /* the correlation is 0/0 when a variance is 0 (perfect separation at small n):
+                     * NaN on the fast path, rounding noise over rounding noise in the naive one */
+                    if (k == 5 && !(s.var_a > 1e-12 && s.var_b > 1e-12)) continue;
+                    if (!near(fv[k], sv[k], 1e-11)) {
+                        fprintf(stderr, "paired seed %llu n %d grid %d field %d: %.17g vs naive %.17g\n",
+                                (unsigned long long)seed, n, grids[gi], k, fv[k], sv[k]);
+                        ok = 0;
+                    }
+                }
+                /* each AUC and variance bit-identical to the unpaired DeLong */
+                double au, va, bu, vb;
+                auc_delong(a, y, n, &au, &va);
+                auc_delong(b, y, n, &bu, &vb);
+                ok_own &= f.auc_a == au && f.auc_b == bu && (f.var_a == va || (isnan(va) && isnan(f.var_a))) &&
+                          (f.var_b == vb || (isnan(vb) && isnan(f.var_b)));
+                /* var(A - B) = var A + var B - 2 cov (computed from the differences directly) */
+                if (!isnan(f.se)) ok_id &= near(f.se * f.se, f.var_a + f.var_b - 2 * f.cov, 1e-12);
+                /* these scores share a latent variable: positively correlated AUC estimates,
+                 * so pairing narrows the interval (at sizes where the estimates mean something) */
+                if (n == N) ok_corr &= f.corr > 0.2 && f.se * f.se < f.var_a + f.var_b;
+            }
+    CHECKF(cases >= 60, "%d cases", cases);
+    CHECK(ok);
+    CHECK(ok_own);
+    CHECK(ok_id);
+    CHECK(ok_corr);
+}
+
+static void test_paired_properties(void) {
+    enum { N = 200 };
+    float a[N], b[N], c[N];
+    int y[N];
+    paired_case(77, N, 10, a, b, y);
+    /* swapping A and B flips the difference, its interval and z; p and se stay */
+    AucCompare ab, ba;
+    CHECK(auc_delong_paired(a, b, y, N, &ab) == 0 && auc_delong_paired(b, a, y, N, &ba) == 0);
+    CHECK(ab.diff != 0 && ba.diff == -ab.diff && ba.z == -ab.z && ba.p == ab.p && ba.se == ab.se);
+    CHECK(ba.lo == -ab.hi && ba.hi == -ab.lo && ba.cov == ab.cov && ba.auc_a == ab.auc_b);
+    CHECK(ab.p > 0 && ab.p < 1 && ab.lo < ab.diff && ab.diff < ab.hi);
+
+    /* A == B, and B a monotone transform of A: the same placements, so diff 0, se 0, p 1 */
+    for (int k = 0; k < 2; k++) {
+        for (int i = 0; i < N; i++) c[i] = k ? 3.0f * a[i] - 7.0f : a[i];
+        AucCompare s;
+        CHECK(auc_delong_paired(a, c, y, N, &s) == 0);
+        CHECKF(s.diff == 0 && s.se == 0 && s.z == 0 && s.p == 1 && s.lo == 0 && s.hi == 0, "k=%d se %g", k, s.se);
+        CHECK_CLOSE(s.corr, 1.0, 1e-12, 0);
+        CHECK(strstr(s.note, "alike") != NULL);
+    }
+
+    /* B constant: V10_B = V01_B = 1/2 for every case, so S_bb = S_ab = 0 and the variance of
+     * the difference is exactly the unpaired DeLong variance of A; AUC_B = 1/2 */
+    for (int i = 0; i < N; i++) c[i] = 0.25f;
+    AucCompare s;
+    CHECK(auc_delong_paired(a, c, y, N, &s) == 0);
+    double au, va;
+    CHECK(auc_delong(a, y, N, &au, &va) == 0);
+    CHECK(s.auc_b == 0.5 && s.var_b == 0 && s.cov == 0 && isnan(s.corr));
+    CHECK_CLOSE(s.se * s.se, va, 0, 1e-13);
+    CHECK_CLOSE(s.diff, au - 0.5, 1e-15, 0);
+
+    /* fewer than 2 positives: the AUCs are defined, the test is not */
+    const float a1[] = {0.9f, 0.1f, 0.2f, 0.3f}, b1[] = {0.2f, 0.1f, 0.5f, 0.3f};
+    const int y1[] = {1, 0, 0, 0};
+    CHECK(auc_delong_paired(a1, b1, y1, 4, &s) == 0);
+    CHECK(s.auc_a == 1.0 && fabs(s.auc_b - 1.0 / 3.0) < 1e-15);
+    CHECK(isnan(s.se) && isnan(s.z) && isnan(s.p) && isnan(s.lo) && isnan(s.hi) && isnan(s.corr));
+    CHECK(strstr(s.note, "at least 2 positives and 2 negatives") != NULL);
+    CHECK(auc_delong_paired_naive(a1, b1, y1, 4, &s) == 0 && isnan(s.se) && isnan(s.p));
+
+    /* degenerate: A separates perfectly (variance 0), B is constant: the AUCs differ by 1/2
+     * but the estimated variance of the difference is 0; z and p are undefined, not 0 */
+    const float a2[] = {0.9f, 0.8f, 0.1f, 0.2f}, b2[] = {0.5f, 0.5f, 0.5f, 0.5f};
+    const int y2[] = {1, 1, 0, 0};
+    CHECK(auc_delong_paired(a2, b2, y2, 4, &s) == 0);
+    CHECK(s.diff == 0.5 && s.se == 0 && isnan(s.z) && isnan(s.p) && s.lo == 0.5 && s.hi == 0.5);
+    CHECK(strstr(s.note, "degenerate") != NULL);
+}
+
+static void test_paired_errors(void) {
+    const float a[] = {0.1f, 0.2f, 0.3f, 0.4f}, b[] = {0.1f, 0.2f, NAN, 0.4f};
+    const int y[] = {0, 1, 0, 1}, pos[] = {1, 1, 1, 1}, bad[] = {0, 1, 3, 1};
+    AucCompare c;
+    CHECK(auc_delong_paired(a, b, y, 4, &c) == -1);
+    CHECKF(strstr(kres_last_error(), "row 2: score B is NaN") != NULL, "%s", kres_last_error());
+    CHECK(auc_delong_paired(b, a, y, 4, &c) == -1);
+    CHECK(strstr(kres_last_error(), "row 2: score A is NaN") != NULL);
+    const float inf[] = {0.1f, INFINITY, 0.3f, 0.4f};
+    CHECK(auc_delong_paired_naive(a, inf, y, 4, &c) == -1);
+    CHECK(strstr(kres_last_error(), "row 1: score B is infinite") != NULL);
+    CHECK(auc_delong_paired(a, a, pos, 4, &c) == -1);
+    CHECK(strstr(kres_last_error(), "undefined") != NULL);
+    CHECK(auc_delong_paired(a, a, bad, 4, &c) == -1);
+    CHECK(strstr(kres_last_error(), "row 2: label") != NULL);
+    CHECK(auc_delong_paired(a, a, y, 0, &c) == -1);
+}
+
+static void test_paired_print(void) {
+    AucCompare c;
+    CHECK(auc_delong_paired(PA, PB, PY, 6, &c) == 0);
+    char *buf;
+    size_t len;
+    FILE *mf = open_memstream(&buf, &len);
+    auc_compare_print(&c, "a.csv", "b \"x\".csv", 1, mf);
+    fclose(mf);
+    char err[128];
+    JsonValue *v = json_parse(buf, len, err, sizeof err);
+    CHECKF(v != NULL, "%s: %s", err, buf);
+    if (v) {
+        CHECK_CLOSE(json_num(json_get(v, "p"), -1), 0.844519267473, 1e-11, 0);
+        CHECK_CLOSE(json_num(json_get(v, "diff"), -1), 1.0 / 18.0, 1e-15, 0);
+        CHECK_CLOSE(json_num(json_get(v, "diff_lo"), 9), -0.499660811284, 1e-11, 0);
+        CHECK_CLOSE(json_num(json_get(json_get(v, "b"), "auc"), -1), 5.0 / 6.0, 1e-15, 0);
+        CHECK(strcmp(json_str(json_get(json_get(v, "b"), "name"), ""), "b \"x\".csv") == 0);
+        CHECK(json_get(v, "notes") && json_get(v, "notes")->n == 0);
+        json_free(v);
+    }
+    free(buf);
+    mf = open_memstream(&buf, &len);
+    auc_compare_print(&c, "a.csv", "b.csv", 0, mf);
+    fclose(mf);
+    CHECKF(strstr(buf, "A - B        +0.0556   95% CI -0.4997 to +0.6108") != NULL, "%s", buf);
+    CHECK(strstr(buf, "p            0.8445") != NULL && strstr(buf, "AUC B        0.8333") != NULL);
+    free(buf);
+    /* undefined values print as n/a / null, never "nan" */
+    const float a1[] = {0.9f, 0.1f, 0.2f}, b1[] = {0.2f, 0.1f, 0.5f};
+    const int y1[] = {1, 0, 0};
+    CHECK(auc_delong_paired(a1, b1, y1, 3, &c) == 0);
+    mf = open_memstream(&buf, &len);
+    auc_compare_print(&c, NULL, NULL, 0, mf);
+    auc_compare_print(&c, NULL, NULL, 1, mf);
+    fclose(mf);
+    CHECK(strstr(buf, "nan") == NULL && strstr(buf, "p            n/a") && strstr(buf, "\"p\":null"));
+    CHECK(strstr(buf, "note: paired test undefined") != NULL);
+    free(buf);
+}
+
+static void test_scores_tables(void) {
+    char dir[] = "/tmp/kres_test_metrics_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char pa[256], pb[256];
+    snprintf(pa, sizeof pa, "%s/a.csv", dir);
+    snprintf(pb, sizeof pb, "%s/b.csv", dir);
+    /* "id" column, a quoted id over two lines and a blank line: rows keep their own lines */
+    const char *ta = "id,label,score\n7,1,0.9\n\"x\ny\",0,0.1\n\n9,0,0.4\n";
+    CHECK(write_file_atomic(pa, ta, strlen(ta)) == 0);
+    ScoresTable a, b;
+    CHECK(scores_table_read(pa, &a) == 0);
+    CHECK(a.n == 3 && a.id && strcmp(a.id_col, "id") == 0 && strcmp(a.id[1], "x\ny") == 0);
+    CHECK(a.line[0] == 2 && a.line[1] == 3 && a.line[2] == 6 && a.label[2] == 0 && a.score[0] == 0.9f);
+    /* the experiment's layout: "ecg_id" is the id column; the same cases, other scores */
+    const char *cases[][2] = {
+        {"ecg_id,fold,label,score\n7,10,1,0.2\n\"x\ny\",10,0,0.3\n9,10,0,0.1\n", NULL},
+        {"label,score\n1,0.2\n0,0.3\n0,0.1\n", NULL},                      /* no ids: rows and labels only */
+        {"label,score\n1,0.2\n0,0.3\n", "2 data rows, but"},              /* too few rows */
+        {"label,score\n1,0.2\n0,0.3\n0,0.5\n1,0.1\n", "4 data rows, but"},   /* too many */
+        {"id,label,score\n7,1,0.2\n\"x\ny\",0,0.3\n9,1,0.1\n", "line 5: label 1, but"},  /* a label differs */
+        {"id,label,score\n7,1,0.2\n8,0,0.3\n9,0,0.1\n", "line 3: id '8', but"},        /* an id differs */
+    };
+    for (int i = 0; i < N_OF(cases); i++) {
+        CHECK(write_file_atomic(pb, cases[i][0], strlen(cases[i][0])) == 0);
+        CHECK(scores_table_read(pb, &b) == 0);
+        int rc = scores_tables_paired(pa, &a, pb, &b);
+        if (!cases[i][1]) {
+            CHECKF(rc == 0, "case %d: %s", i, kres_last_error());
+        } else {
+            const char *e = kres_last_error();
+            CHECKF(rc == -1 && strstr(e, cases[i][1]) && strncmp(e, pb, strlen(pb)) == 0 && strstr(e, pa), "case %d: %s",
+                   i, e);
+        }
+        if (i == 0) CHECK(strcmp(b.id_col, "ecg_id") == 0 && b.id && strcmp(b.id[2], "9") == 0);
+        if (i == 1) CHECK(b.id == NULL && b.id_col[0] == '\0');
+        if (i == 4) CHECK(strstr(kres_last_error(), "line 6 has label 0 (row 3)") != NULL);
+        scores_table_free(&b);
+    }
+    scores_table_free(&a);
+    CHECK(scores_table_read(pa, &a) == 0); /* reading again after free: nothing left over */
+    scores_table_free(&a);
+    CHECK(a.n == 0 && a.id == NULL);
+    CHECK(scores_table_read("/nonexistent/x.csv", &a) == -1 && a.n == 0 && a.score == NULL);
+    unlink(pa), unlink(pb);
+    rmdir(dir);
 }
 
 static void test_bootstrap(void) {
@@ -516,5 +793,11 @@ int main(void) {
     test_thresholds();
     test_eval_binary();
     test_csv();
+    test_paired_hand();
+    test_paired_vs_naive();
+    test_paired_properties();
+    test_paired_errors();
+    test_paired_print();
+    test_scores_tables();
     TEST_MAIN_END();
 }

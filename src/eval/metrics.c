@@ -311,6 +311,185 @@ int auc_delong_naive(const float *scores, const int *labels, int n, double *auc,
     return 0;
 }
 
+/* ---- paired comparison of two AUCs (DeLong 1988) -------------------------------------- */
+
+/* Validate both scores against one label vector; an error names the row and the score. */
+static int paired_inputs(const float *sa, const float *sb, const int *labels, int n, int *npos) {
+    if (n <= 0) return kres_fail(NULL, "no examples to compare (n = %d)", n);
+    int p = 0;
+    for (int i = 0; i < n; i++) {
+        if (labels[i] != 0 && labels[i] != 1)
+            return kres_fail(NULL, "row %d: label must be 0 or 1, got %d", i, labels[i]);
+        for (int k = 0; k < 2; k++) {
+            float v = k ? sb[i] : sa[i];
+            if (!isfinite(v))
+                return kres_fail(NULL, "row %d: score %c is %s", i, "AB"[k], isnan(v) ? "NaN" : "infinite");
+        }
+        p += labels[i];
+    }
+    *npos = p;
+    return need_both_classes(p, n - p, "AUC");
+}
+
+/* Placements as exact integers per original row, from the tie groups (Sun & Xu 2014):
+ * a positive's 2N V10 = 2 #neg below + #neg tied, a negative's 2P V01 = 2 #pos above +
+ * #pos tied. Integers keep "the two scores place every case alike" exact. */
+static void placements_from_sorted(const ScoreLab *a, int n, int npos, int64_t *place) {
+    int64_t neg_below = 0, pos_below = 0;
+    for (int g = 0; g < n;) {
+        int e = g, p = 0, q = 0;
+        while (e < n && a[e].s == a[g].s) {
+            p += a[e].y;
+            q += 1 - a[e].y;
+            e++;
+        }
+        for (int k = g; k < e; k++)
+            place[a[k].idx] = a[k].y ? 2 * neg_below + q : 2 * (npos - pos_below - p) + p;
+        neg_below += q;
+        pos_below += p;
+        g = e;
+    }
+}
+
+/* Over the rows of class cls (m of them, m >= 2): the sample covariance of the placements
+ * xa, xb and the sample variance of their difference, both divided by scale^2 (scale = 2N
+ * for positives, 2P for negatives, undoing the integer scaling). The variance of the
+ * difference is taken from the differences themselves rather than as S_aa + S_bb - 2 S_ab:
+ * no cancellation, never negative, and exactly 0 when every difference is the same. */
+static void class_moments(const int64_t *xa, const int64_t *xb, const int *labels, int n, int cls, int m,
+                          double scale, double *cov, double *var_d) {
+    int64_t sa = 0, sb = 0;
+    for (int i = 0; i < n; i++)
+        if (labels[i] == cls) sa += xa[i], sb += xb[i];
+    double ma = (double)sa / m, mb = (double)sb / m, md = (double)(sa - sb) / m;
+    double c = 0.0, v = 0.0;
+    for (int i = 0; i < n; i++)
+        if (labels[i] == cls) {
+            double d = (double)(xa[i] - xb[i]) - md;
+            c += ((double)xa[i] - ma) * ((double)xb[i] - mb);
+            v += d * d;
+        }
+    *cov = c / ((double)(m - 1) * scale * scale);
+    *var_d = v / ((double)(m - 1) * scale * scale);
+}
+
+/* The shared tail of both paths: each AUC's own interval, then the test from the variance
+ * of the difference (NaN when a class has fewer than 2 members). */
+static void compare_finish(AucCompare *c, double var_diff) {
+    c->diff = c->auc_a - c->auc_b;
+    delong_interval(c->auc_a, c->var_a, &c->lo_a, &c->hi_a);
+    delong_interval(c->auc_b, c->var_b, &c->lo_b, &c->hi_b);
+    c->note[0] = '\0';
+    if (isnan(var_diff)) {
+        c->se = c->lo = c->hi = c->z = c->p = c->corr = NAN;
+        snprintf(c->note, sizeof c->note,
+                 "paired test undefined: DeLong needs at least 2 positives and 2 negatives (have %d and %d)", c->npos,
+                 c->nneg);
+        return;
+    }
+    c->corr = c->var_a > 0 && c->var_b > 0 ? fmax(-1.0, fmin(1.0, c->cov / sqrt(c->var_a * c->var_b))) : NAN;
+    c->se = sqrt(var_diff > 0 ? var_diff : 0.0);
+    c->lo = fmax(-1.0, c->diff - EVAL_Z95 * c->se);
+    c->hi = fmin(1.0, c->diff + EVAL_Z95 * c->se);
+    if (c->se > 0) {
+        c->z = c->diff / c->se;
+        c->p = erfc(fabs(c->z) / 1.4142135623730951); /* two-sided normal tail: 2 (1 - Phi(|z|)) */
+    } else if (c->diff == 0) {
+        /* every case is placed alike by both scores: nothing differs, nothing to test */
+        c->z = 0.0, c->p = 1.0;
+        snprintf(c->note, sizeof c->note,
+                 "the two scores place every case alike (same ranking): difference 0, p = 1");
+    } else {
+        c->z = c->p = NAN;
+        snprintf(c->note, sizeof c->note,
+                 "test degenerate: the AUCs differ but the estimated variance of the difference is 0 "
+                 "(e.g. one score separates the classes perfectly); z and p undefined");
+    }
+}
+
+static void compare_init(AucCompare *c) {
+    memset(c, 0, sizeof *c);
+    c->auc_a = c->auc_b = c->lo_a = c->hi_a = c->lo_b = c->hi_b = NAN;
+    c->var_a = c->var_b = c->cov = c->corr = c->diff = c->se = c->lo = c->hi = c->z = c->p = NAN;
+}
+
+int auc_delong_paired(const float *score_a, const float *score_b, const int *labels, int n, AucCompare *out) {
+    compare_init(out);
+    int npos;
+    if (paired_inputs(score_a, score_b, labels, n, &npos) != 0) return -1;
+    const int nneg = n - npos;
+    out->n = n, out->npos = npos, out->nneg = nneg;
+    int64_t *place[2] = {xmalloc((size_t)n * sizeof(int64_t)), xmalloc((size_t)n * sizeof(int64_t))};
+    const float *s[2] = {score_a, score_b};
+    double *auc[2] = {&out->auc_a, &out->auc_b}, *var[2] = {&out->var_a, &out->var_b};
+    for (int k = 0; k < 2; k++) {
+        /* the very same walk as auc_delong, so each AUC and variance match it bit for bit */
+        ScoreLab *a = sorted_pairs(s[k], labels, n);
+        auc_from_sorted(a, n, npos, nneg, auc[k], var[k]);
+        placements_from_sorted(a, n, npos, place[k]);
+        free(a);
+    }
+    double var_diff = NAN;
+    if (npos >= 2 && nneg >= 2) {
+        double c10, c01, d10, d01;
+        class_moments(place[0], place[1], labels, n, 1, npos, 2.0 * nneg, &c10, &d10);
+        class_moments(place[0], place[1], labels, n, 0, nneg, 2.0 * npos, &c01, &d01);
+        out->cov = c10 / npos + c01 / nneg;
+        var_diff = d10 / npos + d01 / nneg;
+    }
+    free(place[0]);
+    free(place[1]);
+    compare_finish(out, var_diff);
+    return 0;
+}
+
+int auc_delong_paired_naive(const float *score_a, const float *score_b, const int *labels, int n,
+                            AucCompare *out) {
+    compare_init(out);
+    int npos;
+    if (paired_inputs(score_a, score_b, labels, n, &npos) != 0) return -1;
+    const int nneg = n - npos;
+    out->n = n, out->npos = npos, out->nneg = nneg;
+    /* v10[k][i], v01[k][j]: structural components of score k by pair counting */
+    double *v10[2], *v01[2], A[2];
+    const float *s[2] = {score_a, score_b};
+    for (int k = 0; k < 2; k++) {
+        v10[k] = xcalloc((size_t)n, sizeof(double));
+        v01[k] = xcalloc((size_t)n, sizeof(double));
+        double tot = 0.0;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++)
+                if (labels[i] && !labels[j]) {
+                    double q = psi(s[k][i], s[k][j]);
+                    v10[k][i] += q / nneg;
+                    v01[k][j] += q / npos;
+                    tot += q;
+                }
+        A[k] = tot / ((double)npos * nneg);
+    }
+    out->auc_a = A[0], out->auc_b = A[1];
+    double var_diff = NAN;
+    if (npos >= 2 && nneg >= 2) {
+        /* S10[k][l], S01[k][l]: the 2x2 sample covariance matrices */
+        double S10[2][2] = {{0}}, S01[2][2] = {{0}};
+        for (int k = 0; k < 2; k++)
+            for (int l = 0; l < 2; l++)
+                for (int i = 0; i < n; i++) {
+                    if (labels[i]) S10[k][l] += (v10[k][i] - A[k]) * (v10[l][i] - A[l]);
+                    else S01[k][l] += (v01[k][i] - A[k]) * (v01[l][i] - A[l]);
+                }
+        for (int k = 0; k < 2; k++)
+            for (int l = 0; l < 2; l++) S10[k][l] /= npos - 1, S01[k][l] /= nneg - 1;
+        out->var_a = S10[0][0] / npos + S01[0][0] / nneg;
+        out->var_b = S10[1][1] / npos + S01[1][1] / nneg;
+        out->cov = S10[0][1] / npos + S01[0][1] / nneg;
+        var_diff = (S10[0][0] + S10[1][1] - 2 * S10[0][1]) / npos + (S01[0][0] + S01[1][1] - 2 * S01[0][1]) / nneg;
+    }
+    for (int k = 0; k < 2; k++) free(v10[k]), free(v01[k]);
+    compare_finish(out, var_diff);
+    return 0;
+}
+
 /* ---- ROC curve ---------------------------------------------------------------------- */
 
 /* One step of a walk over sorted a[] from the highest score down (e starts at n): the tie
@@ -751,12 +930,101 @@ void eval_print(const EvalResult *r, int json, FILE *fp) {
     for (int i = 0; i < r->n_notes; i++) fprintf(fp, "note: %s\n", r->notes[i]);
 }
 
+/* ---- printing a paired comparison ------------------------------------------------------- */
+
+#define COMPARE_METHOD "paired DeLong test (DeLong et al. 1988), two-sided; Wald 95% CI of the difference"
+
+static void compare_side_json(JsonWriter *w, const char *key, const char *name, double auc, double lo, double hi,
+                              double var) {
+    jw_key(w, key);
+    jw_object_begin(w);
+    jw_key(w, "name");
+    if (name) jw_string(w, name);
+    else jw_null(w);
+    jw_key(w, "auc"), jw_number(w, auc);
+    jw_key(w, "auc_lo"), jw_number(w, lo);
+    jw_key(w, "auc_hi"), jw_number(w, hi);
+    jw_key(w, "auc_se"), jw_number(w, isfinite(var) ? sqrt(var > 0 ? var : 0) : NAN);
+    jw_object_end(w);
+}
+
+void auc_compare_write_json(JsonWriter *w, const AucCompare *c, const char *name_a, const char *name_b) {
+    jw_object_begin(w);
+    jw_key(w, "n"), jw_int(w, c->n);
+    jw_key(w, "npos"), jw_int(w, c->npos);
+    jw_key(w, "nneg"), jw_int(w, c->nneg);
+    compare_side_json(w, "a", name_a, c->auc_a, c->lo_a, c->hi_a, c->var_a);
+    compare_side_json(w, "b", name_b, c->auc_b, c->lo_b, c->hi_b, c->var_b);
+    jw_key(w, "diff"), jw_number(w, c->diff);
+    jw_key(w, "diff_lo"), jw_number(w, c->lo);
+    jw_key(w, "diff_hi"), jw_number(w, c->hi);
+    jw_key(w, "se"), jw_number(w, c->se);
+    jw_key(w, "z"), jw_number(w, c->z);
+    jw_key(w, "p"), jw_number(w, c->p);
+    jw_key(w, "corr"), jw_number(w, c->corr);
+    jw_key(w, "method"), jw_string(w, COMPARE_METHOD);
+    jw_key(w, "notes");
+    jw_array_begin(w);
+    if (c->note[0]) jw_string(w, c->note);
+    jw_array_end(w);
+    jw_object_end(w);
+}
+
+/* "+0.1128" (signed, for differences) or "n/a" */
+static const char *fmt4s(char *buf, size_t n, double x) {
+    if (isnan(x)) snprintf(buf, n, "n/a");
+    else snprintf(buf, n, "%+.4f", x);
+    return buf;
+}
+
+void auc_compare_print(const AucCompare *c, const char *name_a, const char *name_b, int json, FILE *fp) {
+    if (json) {
+        JsonWriter w;
+        jw_init(&w);
+        auc_compare_write_json(&w, c, name_a, name_b);
+        fprintf(fp, "%.*s\n", (int)w.len, w.buf);
+        jw_free(&w);
+        return;
+    }
+    char a[32], b[32], d[32], e[32];
+    fprintf(fp, "examples     %d  (%d positive, %d negative), each scored by A and B\n", c->n, c->npos, c->nneg);
+    fprintf(fp, "A            %s\nB            %s\n", name_a ? name_a : "(first scores)",
+            name_b ? name_b : "(second scores)");
+    const double auc[2] = {c->auc_a, c->auc_b}, lo[2] = {c->lo_a, c->lo_b}, hi[2] = {c->hi_a, c->hi_b};
+    for (int k = 0; k < 2; k++) {
+        if (isnan(lo[k]))
+            fprintf(fp, "AUC %c        %s   95%% CI n/a\n", "AB"[k], fmt4(a, sizeof a, auc[k]));
+        else
+            fprintf(fp, "AUC %c        %s   95%% CI %s - %s   (DeLong, logit scale)\n", "AB"[k],
+                    fmt4(a, sizeof a, auc[k]), fmt4(b, sizeof b, lo[k]), fmt4(d, sizeof d, hi[k]));
+    }
+    if (isnan(c->lo))
+        fprintf(fp, "A - B        %s   95%% CI n/a\n", fmt4s(a, sizeof a, c->diff));
+    else
+        fprintf(fp, "A - B        %s   95%% CI %s to %s   (SE %s, Wald)\n", fmt4s(a, sizeof a, c->diff),
+                fmt4s(b, sizeof b, c->lo), fmt4s(d, sizeof d, c->hi), fmt4(e, sizeof e, c->se));
+    if (isnan(c->z)) fprintf(fp, "z            n/a\n");
+    else fprintf(fp, "z            %.3f\n", c->z);
+    if (isnan(c->p)) fprintf(fp, "p            n/a\n");
+    else if (c->p < 1e-4) fprintf(fp, "p            %.2e   (two-sided paired DeLong test; H0: equal AUCs)\n", c->p);
+    else fprintf(fp, "p            %.4f   (two-sided paired DeLong test; H0: equal AUCs)\n", c->p);
+    if (isnan(c->corr)) fprintf(fp, "correlation  n/a\n");
+    else fprintf(fp, "correlation  %.3f   (of the two AUC estimates: pairing is what narrows the interval)\n", c->corr);
+    if (c->note[0]) fprintf(fp, "note: %s\n", c->note);
+}
+
 /* ---- scores CSV --------------------------------------------------------------------- */
 
-int scores_csv_read(const char *path, float **scores_out, int **labels_out, int *n_out) {
-    *scores_out = NULL;
-    *labels_out = NULL;
-    *n_out = 0;
+void scores_table_free(ScoresTable *t) {
+    if (!t) return;
+    if (t->id)
+        for (int i = 0; i < t->n; i++) free(t->id[i]);
+    free(t->id), free(t->score), free(t->label), free(t->line);
+    memset(t, 0, sizeof *t);
+}
+
+int scores_table_read(const char *path, ScoresTable *t) {
+    memset(t, 0, sizeof *t);
     CsvReader r;
     if (csv_open(&r, path) != 0) return -1;
     int label_col = csv_require(&r, "label"), score_col = label_col < 0 ? -1 : csv_require(&r, "score");
@@ -764,9 +1032,11 @@ int scores_csv_read(const char *path, float **scores_out, int **labels_out, int 
         csv_close(&r);
         return -1;
     }
+    /* ids: what scores_csv_write writes ("id"), else the experiment's "ecg_id" */
+    int id_col = csv_column(&r, "id");
+    snprintf(t->id_col, sizeof t->id_col, "%s", id_col >= 0 ? "id" : "");
+    if (id_col < 0 && (id_col = csv_column(&r, "ecg_id")) >= 0) snprintf(t->id_col, sizeof t->id_col, "ecg_id");
     int cap = 0, n = 0, rc;
-    float *scores = NULL;
-    int *labels = NULL;
     while ((rc = csv_next(&r)) == 1) {
         const char *lf = csv_field(&r, label_col), *sf = csv_field(&r, score_col);
         double lv, sv;
@@ -788,23 +1058,55 @@ int scores_csv_read(const char *path, float **scores_out, int **labels_out, int 
                 break;
             }
             cap = cap ? 2 * cap : 1024;
-            scores = xrealloc(scores, (size_t)cap * sizeof *scores);
-            labels = xrealloc(labels, (size_t)cap * sizeof *labels);
+            t->score = xrealloc(t->score, (size_t)cap * sizeof *t->score);
+            t->label = xrealloc(t->label, (size_t)cap * sizeof *t->label);
+            t->line = xrealloc(t->line, (size_t)cap * sizeof *t->line);
+            if (id_col >= 0) t->id = xrealloc(t->id, (size_t)cap * sizeof *t->id);
         }
-        scores[n] = (float)sv;
-        labels[n] = (int)lv;
-        n++;
+        t->score[n] = (float)sv;
+        t->label[n] = (int)lv;
+        t->line[n] = r.row_line;
+        if (id_col >= 0) t->id[n] = xstrdup(csv_field(&r, id_col));
+        t->n = ++n;
     }
     csv_close(&r);
     if (rc == 0 && n == 0) rc = kres_fail(path, "no data rows after the header");
     if (rc != 0) {
-        free(scores);
-        free(labels);
+        scores_table_free(t);
         return -1;
     }
-    *scores_out = scores;
-    *labels_out = labels;
-    *n_out = n;
+    return 0;
+}
+
+int scores_csv_read(const char *path, float **scores_out, int **labels_out, int *n_out) {
+    *scores_out = NULL;
+    *labels_out = NULL;
+    *n_out = 0;
+    ScoresTable t;
+    if (scores_table_read(path, &t) != 0) return -1;
+    /* hand over the two arrays; the rest is freed */
+    *scores_out = t.score, *labels_out = t.label, *n_out = t.n;
+    t.score = NULL, t.label = NULL;
+    scores_table_free(&t);
+    return 0;
+}
+
+int scores_tables_paired(const char *path_a, const ScoresTable *a, const char *path_b, const ScoresTable *b) {
+    if (a->n != b->n)
+        return kres_fail(path_b, "%d data rows, but %s has %d: the two files must score the same cases in the "
+                                 "same order (first unmatched: row %d)",
+                         b->n, path_a, a->n, (a->n < b->n ? a->n : b->n) + 1);
+    const int ids = a->id && b->id;
+    for (int i = 0; i < a->n; i++) {
+        if (ids && strcmp(a->id[i], b->id[i]) != 0)
+            return kres_fail(path_b, "line %d: %s '%.60s', but %s line %d has %s '%.60s' (row %d): the two files must "
+                                     "score the same cases in the same order",
+                             b->line[i], b->id_col, b->id[i], path_a, a->line[i], a->id_col, a->id[i], i + 1);
+        if (a->label[i] != b->label[i])
+            return kres_fail(path_b, "line %d: label %d, but %s line %d has label %d (row %d): the two files must "
+                                     "score the same cases in the same order",
+                             b->line[i], b->label[i], path_a, a->line[i], a->label[i], i + 1);
+    }
     return 0;
 }
 

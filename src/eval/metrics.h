@@ -91,6 +91,50 @@ int auc_ci_bootstrap(const float *scores, const int *labels, int n, int n_boot, 
 int roc_auc_naive(const float *scores, const int *labels, int n, double *auc);
 int auc_delong_naive(const float *scores, const int *labels, int n, double *auc, double *var);
 
+/* ---- paired comparison of two AUCs on the same cases ------------------------------- */
+
+/* DeLong, DeLong & Clarke-Pearson (1988) test of AUC_a = AUC_b for two scores of the SAME
+ * cases (correlated ROC curves). Per score, the structural components V10 (one per
+ * positive) and V01 (one per negative); S10, S01 their 2x2 sample covariance matrices
+ * (divisors P-1 and N-1); then
+ *   var(A_a - A_b) = (S10_aa + S10_bb - 2 S10_ab) / P + (S01_aa + S01_bb - 2 S01_ab) / N,
+ *   z = (A_a - A_b) / se,  p = erfc(|z| / sqrt 2) (two-sided),
+ *   95% Wald interval diff +/- 1.96 se, clipped to [-1, 1].
+ * Undefined values are NaN and `note` says why:
+ *   fewer than 2 positives or 2 negatives: the AUCs are given, se/lo/hi/z/p/corr are NaN;
+ *   identical placements (a == b, or one a monotone transform of the other): diff 0, se 0,
+ *     interval [0, 0], z 0, p 1;
+ *   se 0 but diff != 0 (e.g. one score separates the classes perfectly and the other is
+ *     constant): the test is degenerate; interval [diff, diff], z and p NaN.
+ * corr is NaN when either AUC's variance is 0 or undefined. */
+typedef struct {
+    int n, npos, nneg;
+    double auc_a, auc_b;
+    double lo_a, hi_a, lo_b, hi_b; /* each AUC's own 95% DeLong CI (logit scale, as auc_ci_delong) */
+    double var_a, var_b, cov;      /* DeLong variances of the two AUCs and their covariance */
+    double corr;                   /* cov / sqrt(var_a var_b): the correlation of the estimates */
+    double diff, se;               /* auc_a - auc_b and its standard error */
+    double lo, hi;                 /* 95% Wald CI of diff */
+    double z, p;
+    char note[200];                /* "" or why something is undefined / degenerate */
+} AucCompare;
+
+/* O(n log n): one sort per score, placements from the tie groups (as auc_delong; var_a and
+ * var_b are bit-identical to auc_delong's). Returns 0, or -1 (kres_fail) on bad input:
+ * n <= 0, a label not 0/1, a NaN/Inf score in either array (the message says which), or
+ * one class absent (no AUC). */
+int auc_delong_paired(const float *score_a, const float *score_b, const int *labels, int n, AucCompare *out);
+/* O(P*N) reference (tests only): placements by pair counting, var(diff) from the 2x2
+ * covariance matrices exactly as the formula above. Same edge-case rules. */
+int auc_delong_paired_naive(const float *score_a, const float *score_b, const int *labels, int n,
+                            AucCompare *out);
+/* Table (json == 0) or one JSON object + newline; name_a/name_b label the two scores
+ * (e.g. file names; may be NULL). */
+void auc_compare_print(const AucCompare *c, const char *name_a, const char *name_b, int json, FILE *fp);
+/* Append c as one JSON object value (keys: n, npos, nneg, a {name, auc, auc_lo, auc_hi,
+ * auc_se}, b {...}, diff, diff_lo, diff_hi, se, z, p, corr, method, notes). */
+void auc_compare_write_json(JsonWriter *w, const AucCompare *c, const char *name_a, const char *name_b);
+
 /* Exact Binomial(n, p) draw in O(log n) (Knuth's Beta splitting); used by the F1
  * bootstrap. Deterministic for a given Rng state. */
 long eval_binomial(Rng *rng, long n, double p);
@@ -135,6 +179,24 @@ int choose_threshold(const float *scores, const int *labels, int n, const char *
 /* Read a CSV with a header that has columns `label` and `score` (any order, extra columns
  * ignored). Errors name the file and 1-based line. Caller frees *scores and *labels. */
 int scores_csv_read(const char *path, float **scores, int **labels, int *n);
+
+/* The same file with what is needed to check that two files score the same cases: the id
+ * column ("id", else "ecg_id"; id is NULL when there is neither) and each row's line. */
+typedef struct {
+    int n;
+    float *score;
+    int *label;
+    char **id;         /* [n] or NULL */
+    char id_col[8];    /* "id", "ecg_id" or "" */
+    int *line;         /* [n] 1-based line where the row starts */
+} ScoresTable;
+int scores_table_read(const char *path, ScoresTable *t);
+void scores_table_free(ScoresTable *t);
+/* Do b (read from path_b) and a (from path_a) describe the same cases in the same order?
+ * Same number of rows, the same label row by row, and the same id row by row when both
+ * have an id column. Returns 0, or -1 with kres_fail naming path_b and the first
+ * differing row (its line in both files). */
+int scores_tables_paired(const char *path_a, const ScoresTable *a, const char *path_b, const ScoresTable *b);
 /* Write "id,label,score" rows atomically (ids may be NULL: row numbers are used). */
 int scores_csv_write(const char *path, const char *const *ids, const float *scores,
                      const int *labels, int n);
