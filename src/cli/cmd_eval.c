@@ -2,9 +2,11 @@
  *
  *   kres eval --scores FILE.csv [threshold options] [--ci delong|bootstrap] [--json]
  *   kres eval --model M --data DIR [--fold 10] [...]      (model path: eval_model_path)
+ *   kres eval --scores A.csv --compare B.csv [--json]     (paired test: eval_compare_path)
  *
- * Both paths end in eval_scores_and_print(): choose the threshold, compute everything with
- * eval_binary() and print it with eval_print(). */
+ * The first two paths end in eval_scores_and_print(): choose the threshold, compute
+ * everything with eval_binary() and print it with eval_print(). The third compares the two
+ * files' AUCs on the same cases with the paired DeLong test (auc_delong_paired). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,7 @@ static const char *CMD = "eval";
 
 typedef struct {
     const char *scores_path;  /* --scores */
+    const char *compare_path; /* --compare: second scores file of the same cases */
     const char *model_path;   /* --model */
     const char *data_dir;     /* --data */
     int fold;                 /* --fold (model path), default 10 */
@@ -32,7 +35,8 @@ typedef struct {
 static void print_usage(FILE *fp) {
     fprintf(fp,
             "usage: kres eval --scores FILE.csv [options]\n"
-            "       kres eval --model M --data DIR [--fold K] [options]\n\n"
+            "       kres eval --model M --data DIR [--fold K] [options]\n"
+            "       kres eval --scores A.csv --compare B.csv [--json]\n\n"
             "Binary-classification metrics with 95%% confidence intervals: ROC AUC, and at a\n"
             "threshold (positive if score >= threshold) the confusion matrix, sensitivity,\n"
             "specificity, PPV, NPV, accuracy (Wilson intervals) and F1 (bootstrap interval).\n\n"
@@ -42,6 +46,10 @@ static void print_usage(FILE *fp) {
             "  --model M          model checkpoint to evaluate (with --data)\n"
             "  --data DIR         PTB-XL directory for --model\n"
             "  --fold K           holdout fold for --model (default 10)\n"
+            "  --compare B.csv    compare the AUC of --scores (A) with B's on the same cases:\n"
+            "                     paired DeLong test (difference A - B, 95%% CI, z, two-sided p).\n"
+            "                     B must have the same rows in the same order: same labels, and\n"
+            "                     the same ids when both files have an 'id' or 'ecg_id' column\n"
             "threshold (default: --threshold 0.5):\n"
             "  --threshold X      fixed threshold\n"
             "  --threshold-rule R choose on this same data: youden | sens=X | spec=X | fixed=X\n"
@@ -91,6 +99,35 @@ static int eval_scores_path(const EvalArgs *a) {
     int rc = eval_scores_and_print(scores, labels, n, a);
     free(scores);
     free(labels);
+    return rc;
+}
+
+/* --scores A --compare B: both files read with their ids, checked to describe the same
+ * cases, then the paired DeLong test. */
+static int eval_compare_path(const EvalArgs *a) {
+    ScoresTable ta, tb;
+    if (scores_table_read(a->scores_path, &ta) != 0) return data_error();
+    if (scores_table_read(a->compare_path, &tb) != 0) {
+        scores_table_free(&ta);
+        return data_error();
+    }
+    int rc = KRES_EXIT_OK;
+    AucCompare c;
+    if (scores_tables_paired(a->scores_path, &ta, a->compare_path, &tb) != 0 ||
+        auc_delong_paired(ta.score, tb.score, ta.label, ta.n, &c) != 0) {
+        rc = data_error();
+    } else {
+        if (ta.id && !tb.id)
+            fprintf(stderr, "kres: warning: eval: %s has no id column: rows matched by position and label only\n",
+                    a->compare_path);
+        else if (!ta.id && tb.id)
+            fprintf(stderr, "kres: warning: eval: %s has no id column: rows matched by position and label only\n",
+                    a->scores_path);
+        auc_compare_print(&c, a->scores_path, a->compare_path, a->json, stdout);
+        fflush(stdout);
+    }
+    scores_table_free(&ta);
+    scores_table_free(&tb);
     return rc;
 }
 
@@ -202,6 +239,7 @@ int cmd_eval(int argc, char **argv) {
     ArgSpec spec[] = {
         ARG_SET("--json", &a.json),
         ARG_STR("--scores", &a.scores_path),
+        ARG_STR("--compare", &a.compare_path),
         ARG_STR("--model", &a.model_path),
         ARG_STR("--data", &a.data_dir),
         ARG_INT("--fold", &a.fold, 1, 10),
@@ -221,6 +259,15 @@ int cmd_eval(int argc, char **argv) {
         return usage_error(CMD, "--ci bootstrap needs --boot of at least 2");
     if (a.scores_path && (a.model_path || a.data_dir))
         return usage_error(CMD, "--scores cannot be combined with --model/--data");
+    if (a.compare_path) {
+        /* the paired test is about the AUCs: refuse options that would silently do nothing */
+        if (!a.scores_path) return usage_error(CMD, "--compare B.csv needs --scores A.csv (the files compared)");
+        if (a.have_threshold || a.rule)
+            return usage_error(CMD, "--compare compares AUCs; --threshold/--threshold-rule do not apply");
+        if (a.opts.ci != EVAL_CI_DELONG || arg_given(spec, "--boot") || arg_given(spec, "--seed"))
+            return usage_error(CMD, "--compare uses DeLong intervals; --ci bootstrap, --boot and --seed do not apply");
+        return eval_compare_path(&a);
+    }
     if (a.scores_path) return eval_scores_path(&a);
     if (a.model_path || a.data_dir) {
         if (!a.model_path || !a.data_dir) return usage_error(CMD, "--model and --data go together");

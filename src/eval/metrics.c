@@ -1009,7 +1009,7 @@ void auc_compare_print(const AucCompare *c, const char *name_a, const char *name
     else if (c->p < 1e-4) fprintf(fp, "p            %.2e   (two-sided paired DeLong test; H0: equal AUCs)\n", c->p);
     else fprintf(fp, "p            %.4f   (two-sided paired DeLong test; H0: equal AUCs)\n", c->p);
     if (isnan(c->corr)) fprintf(fp, "correlation  n/a\n");
-    else fprintf(fp, "correlation  %.3f   (of the two AUC estimates: pairing is what narrows the interval)\n", c->corr);
+    else fprintf(fp, "correlation  %.3f   (between the two AUC estimates)\n", c->corr);
     if (c->note[0]) fprintf(fp, "note: %s\n", c->note);
 }
 
