@@ -1,4 +1,5 @@
-/* test_report.c — the HTML/SVG experiment report from synthetic data.
+/* test_report.c — the HTML/SVG experiment report from synthetic data (with and without
+ * the paired-comparisons table).
  *   build/tests/test_report            checks a report written to a temporary file
  *   build/tests/test_report OUT.html   also leaves the report at OUT.html (used by
  *                                      tests/report_render_test.sh to render it in Chromium) */
@@ -186,6 +187,42 @@ int main(int argc, char **argv) {
     free(h2);
     x.d.cv_folds = 0, x.d.roc_caption = NULL;
     x.d.subtitle = "PTB-XL, 12-lead ECG at 100 Hz; holdout = fold 10 (synthetic test data)";
+
+    /* Paired comparisons: their own table under the results, captioned with the test, the
+     * number of ECGs, what they are on, and that p is not adjusted; no table without them. */
+    CHECK(strstr(h, "Paired comparisons") == NULL && strstr(h, "class=\"comparisons\"") == NULL);
+    const ReportComparison cmp[] = {
+        {PIPES[1], PIPES[0], 0.1, 1, 45, 0.85, 0.80, 0.05, -0.0312, 0.1312, 1.2, 0.2301, NULL},
+        {PIPES[2], PIPES[0], 0.1, 1, 45, 0.95, 0.80, 0.15, 0.07, 0.23, 3.7, 0.00021, NULL},
+        {PIPES[1], PIPES[2], 1.0, 1, 45, 0.90, 0.90, 0.0, NAN, NAN, NAN, NAN, "paired test undefined <here>"},
+    };
+    x.d.comparisons = cmp, x.d.n_comparisons = 3;
+    h2 = report_render_html(&x.d);
+    CHECK(count(h2, "<table") == 2 && count(h2, "</table>") == 2);
+    CHECK(strstr(h2, "<h2>Paired comparisons</h2>") != NULL);
+    CHECK(strstr(h2, "<caption>Paired DeLong test on the same 45 ECGs (the holdout), two-sided; p-values not "
+                     "adjusted for multiple comparisons.") != NULL);
+    CHECK(strstr(h2, "<tr><td>fine-tune (SimCLR) vs supervised</td><td>10%</td><td>0.850</td><td>0.800</td>"
+                     "<td>+0.050 (-0.031 to +0.131)</td><td>1.20</td><td>0.230</td></tr>") != NULL);
+    CHECK(strstr(h2, "<td>&lt;0.001</td>") != NULL);                  /* small p */
+    CHECK(strstr(h2, "linear probe &lt;frozen&gt; &amp; co vs supervised") != NULL);
+    CHECK(strstr(h2, "<small class=\"na\">paired test undefined &lt;here&gt;</small>") != NULL);
+    CHECK(strstr(h2, "<td>+0.000 (n/a)</td><td class=\"na\">n/a</td><td class=\"na\">n/a</td>") != NULL);
+    CHECK(strstr(h2, "<th>Repeat</th>") == NULL);                      /* one repeat: no column */
+    CHECK(strstr(h2, "nan") == NULL);
+    /* the results table is unchanged: header + rows */
+    CHECK(count(h2, "<tr") == x.d.n_rows + 1 + 3 + 1);
+    free(h2);
+    /* several repeats get a column; pooled CV and unequal n are said in the caption */
+    ReportComparison cmp2[2] = {cmp[0], cmp[1]};
+    cmp2[1].repeat = 2, cmp2[1].n = 44;
+    x.d.comparisons = cmp2, x.d.n_comparisons = 2, x.d.cv_folds = 10;
+    h2 = report_render_html(&x.d);
+    CHECK(strstr(h2, "<th>Repeat</th>") != NULL && strstr(h2, "<td>10%</td><td>2</td>") != NULL);
+    CHECK(strstr(h2, "<caption>Paired DeLong test on the same ECGs within each row (pooled out-of-fold predictions "
+                     "over 10 folds), two-sided; p-values not adjusted") != NULL);
+    free(h2);
+    x.d.comparisons = NULL, x.d.n_comparisons = 0, x.d.cv_folds = 0;
 
     /* empty and odd inputs must not crash */
     ReportData empty = {0};

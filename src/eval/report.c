@@ -505,6 +505,63 @@ static void table_html(Sb *b, const ReportData *d, Styles *st) {
     sb_puts(b, "</tbody></table></div>\n");
 }
 
+/* p-values: three decimals, "<0.001" below that (the table is for reading, results.json
+ * has every digit) */
+static const char *fmt_p(char *buf, size_t n, double p) {
+    if (!isfinite(p)) snprintf(buf, n, "n/a");
+    else if (p < 0.001) snprintf(buf, n, "&lt;0.001");
+    else snprintf(buf, n, "%.3f", p);
+    return buf;
+}
+
+static void comparisons_html(Sb *b, const ReportData *d) {
+    char on[96], v[8][64];
+    evaluated_on(d, on, sizeof on);
+    int same_n = 1, show_repeat = 0;
+    for (int i = 0; i < d->n_comparisons; i++) {
+        same_n &= d->comparisons[i].n == d->comparisons[0].n;
+        show_repeat |= d->comparisons[i].repeat > 1;
+    }
+    sb_puts(b, "<div class=\"table-wrap\"><table class=\"comparisons\"><caption>");
+    if (same_n) sb_printf(b, "Paired DeLong test on the same %d ECGs (%s)", d->comparisons[0].n, on);
+    else sb_printf(b, "Paired DeLong test on the same ECGs within each row (%s)", on);
+    sb_puts(b, ", two-sided; p-values not adjusted for multiple comparisons. Difference = AUC of the first "
+               "pipeline minus the second, with its 95% Wald CI.</caption>");
+    sb_printf(b, "<thead><tr><th>Comparison</th><th>Label fraction</th>%s<th>AUC (first)</th><th>AUC (second)"
+                 "</th><th>Difference (95%% CI)</th><th>z</th><th>p</th></tr></thead><tbody>\n",
+              show_repeat ? "<th>Repeat</th>" : "");
+    for (int i = 0; i < d->n_comparisons; i++) {
+        const ReportComparison *c = &d->comparisons[i];
+        sb_puts(b, "<tr><td>");
+        sb_esc(b, c->a);
+        sb_puts(b, " vs ");
+        sb_esc(b, c->b);
+        if (c->note && c->note[0]) {
+            sb_puts(b, "<br><small class=\"na\">");
+            sb_esc(b, c->note);
+            sb_puts(b, "</small>");
+        }
+        fmt_pct(v[0], sizeof v[0], c->fraction);
+        sb_printf(b, "</td><td>%s</td>", v[0]);
+        if (show_repeat) sb_printf(b, "<td>%d</td>", c->repeat);
+        fmt_num(v[1], sizeof v[1], c->auc_a, 3);
+        fmt_num(v[2], sizeof v[2], c->auc_b, 3);
+        if (!isfinite(c->diff)) snprintf(v[3], sizeof v[3], "n/a");
+        else if (isfinite(c->lo) && isfinite(c->hi))
+            snprintf(v[3], sizeof v[3], "%+.3f (%+.3f to %+.3f)", c->diff, c->lo, c->hi);
+        else snprintf(v[3], sizeof v[3], "%+.3f (n/a)", c->diff);
+        if (isfinite(c->z)) snprintf(v[4], sizeof v[4], "%.2f", c->z);
+        else snprintf(v[4], sizeof v[4], "n/a");
+        fmt_p(v[5], sizeof v[5], c->p);
+        for (int k = 1; k <= 5; k++) {
+            if (strcmp(v[k], "n/a") == 0) sb_puts(b, "<td class=\"na\">n/a</td>");
+            else sb_printf(b, "<td>%s</td>", v[k]);
+        }
+        sb_puts(b, "</tr>\n");
+    }
+    sb_puts(b, "</tbody></table></div>\n");
+}
+
 char *report_render_html(const ReportData *d) {
     Sb b = {0};
     Styles st = {.n = 0};
@@ -530,6 +587,10 @@ char *report_render_html(const ReportData *d) {
     sb_puts(&b, "<h2>Results</h2>\n");
     if (d->n_rows > 0) table_html(&b, d, &st);
     else sb_puts(&b, "<p class=\"na\">No results.</p>\n");
+    if (d->n_comparisons > 0) {
+        sb_puts(&b, "<h2>Paired comparisons</h2>\n");
+        comparisons_html(&b, d);
+    }
 
     sb_puts(&b, "<h2>Figures</h2>\n<div class=\"figs\">\n");
     char on[96];

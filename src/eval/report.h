@@ -1,6 +1,6 @@
 /* report.h — one self-contained HTML page (inline CSS + inline SVG, no external resources)
- * summarising an experiment: notes, a results table, ROC curves and a label-efficiency
- * plot. All text passed in is HTML-escaped; the file is written atomically.
+ * summarising an experiment: notes, a results table, paired comparisons of the pipelines'
+ * AUCs, ROC curves and a label-efficiency plot. All text passed in is HTML-escaped; the file is written atomically.
  * Numbers that are NaN are shown as "n/a" in the table and skipped in plots. */
 #ifndef KRES_REPORT_H
 #define KRES_REPORT_H
@@ -31,6 +31,19 @@ typedef struct {
     const double *auc_mean, *auc_lo, *auc_hi; /* lo/hi may be NULL or NaN: no bar */
 } ReportSeries;
 
+/* One paired comparison of two pipelines' AUCs on the same ECGs (paired DeLong test):
+ * a row of the comparisons table. */
+typedef struct {
+    const char *a, *b;           /* pipeline labels; diff = AUC(a) - AUC(b) */
+    double fraction;             /* label fraction in (0,1] */
+    int repeat;                  /* the table gets a repeat column when some row has repeat > 1 */
+    int n;                       /* ECGs compared (the caption names it when all rows agree) */
+    double auc_a, auc_b;
+    double diff, lo, hi;         /* difference and its 95% CI */
+    double z, p;                 /* two-sided; NaN = n/a */
+    const char *note;            /* why something is n/a (may be NULL) */
+} ReportComparison;
+
 typedef struct {
     const char *title;           /* page title and <h1> */
     const char *subtitle;        /* one line under the title (may be NULL) */
@@ -51,6 +64,8 @@ typedef struct {
                                     caption and axis: 0 = one holdout; N > 0 = the pooled
                                     out-of-fold predictions of N-fold cross-validation */
     const char *footer;          /* small print at the bottom (may be NULL) */
+    const ReportComparison *comparisons; /* paired tests, shown under the results table; */
+    int n_comparisons;                   /* none: no table */
 } ReportData;
 
 /* Render to a malloc'd NUL-terminated string (caller frees); never fails on odd data. */
