@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # experiment_cli_test.sh — 'kres experiment' and 'kres finetune' from the command line:
 # usage and data errors with their exit codes, one tiny experiment (toy model, 1 epoch,
-# one label fraction x 3 pipelines) with its outputs, a resumed rerun that skips every
-# run, fine-tuning the experiment's encoder by hand, and (if Chromium is installed) the
+# one label fraction x 3 pipelines) with its outputs and paired comparisons (the same as
+# 'kres eval --compare' on the runs' scores), a resumed rerun that skips every run,
+# fine-tuning the experiment's encoder by hand, and (if Chromium is installed) the
 # experiment's report.html rendered headless: the table and both plots must be in the DOM.
 . "$(dirname "$0")/lib.sh"
 
@@ -64,6 +65,17 @@ check "results.md says the model is not the default" grep -q "NOT the paper's de
 check "report has two svg plots" test "$(grep -o '<svg' "$R/report.html" | wc -l)" -ge 2
 check "report captions say holdout" grep -q "<caption>Metrics on the holdout.</caption>" "$R/report.html"
 check "report captions do not say out-of-fold" bash -c "! grep -q 'out-of-fold' '$R/report.html'"
+check "results.json has 3 paired comparisons" test "$(grep -o '"a":"[a-z]*","b":"[a-z]*","fraction":0.25' "$R/results.json" | wc -l)" -eq 3
+check "results.md has the comparisons table" grep -q "^| fine-tune vs supervised | 25% | 0\.[0-9]* | 0\.[0-9]* | [-+]" "$R/results.md"
+check "stdout has the comparisons table" grep -q "^| linear probe vs supervised | 25% |" "$TMP/out"
+check "report has the comparisons caption" \
+    grep -q "<caption>Paired DeLong test on the same 45 ECGs (the holdout), two-sided; p-values not adjusted for multiple comparisons." "$R/report.html"
+# kres eval --compare on the two runs' scores gives the experiment's numbers
+expect_exit 0 "eval --compare of two runs" -- "$KRES" eval --scores "$R/runs/finetune-f0.25-r1/scores.csv" \
+    --compare "$R/runs/supervised-f0.25-r1/scores.csv" --json
+p1=$(grep -o '"p":[0-9.e-]*' "$TMP/out")
+p2=$(grep -o '"a":"finetune","b":"supervised"[^}]*' "$R/results.json" | grep -o '"p":[0-9.e-]*')
+check "eval --compare p equals the experiment's ($p1 vs $p2)" test -n "$p1" -a "$p1" = "$p2"
 
 # ---- rerun: every run skipped, done markers untouched -----------------------------------
 m1=$(stat -c %Y "$R/runs/finetune-f0.25-r1/result.json" 2>/dev/null; md5sum <"$R/runs/finetune-f0.25-r1/result.json")
@@ -73,6 +85,7 @@ check "rerun skips pretraining" grep -q "pretraining.*done earlier" "$TMP/err"
 m2=$(stat -c %Y "$R/runs/finetune-f0.25-r1/result.json" 2>/dev/null; md5sum <"$R/runs/finetune-f0.25-r1/result.json")
 check "done marker unchanged" test "$m1" = "$m2"
 check "log records the skips" test "$(grep -c '"event":"run_skip"' "$R/experiment.log.jsonl")" -eq 3
+check "rerun still reports the comparisons" test "$(grep -o '"a":"[a-z]*","b":"[a-z]*","fraction":0.25' "$R/results.json" | wc -l)" -eq 3
 expect_exit 1 "other settings refused" -- "$KRES" experiment --data "$S" --out "$R" --fractions 0.25 "${TOY[@]}" --seed 7
 check "refusal names the setting" grep -q "seed" "$TMP/err"
 expect_exit 0 "report only" -- "$KRES" experiment --data "$S" --out "$R" --fractions 0.25 --repeats 1 "${TOY[@]}" --report-only

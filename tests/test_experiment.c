@@ -2,8 +2,10 @@
  * statistics, presets), then one tiny experiment end to end on the bundled sample
  * (a 2-unit toy model, 1 epoch, 2 label fractions x 1 repeat x 3 pipelines): results.json
  * parsed and checked run by run, results.md rows, report.html plots, the same subset for
- * every pipeline, and a rerun that skips every finished run. Then a tiny pooled-CV
- * experiment (one fraction) checks the 10-round bookkeeping. */
+ * every pipeline, the paired comparisons (checked against the runs' AUCs and recomputed from
+ * their scores.csv), and a rerun that skips every finished run but still reports every
+ * comparison. Then a tiny pooled-CV experiment (one fraction) checks the 10-round
+ * bookkeeping, the comparisons on the pooled out-of-fold predictions and the CV captions. */
 #include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 
 #include "common/json.h"
 #include "common/util.h"
+#include "eval/metrics.h"
 #include "test.h"
 #include "train/experiment.h"
 
@@ -144,6 +147,50 @@ static double mtime_of(const char *path) {
     return (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec * 1e-9;
 }
 
+/* The "comparisons" of results.json: `expect` entries, each a paired test of two pipelines
+ * on the same `n` ECGs, consistent with the two runs' own AUCs in `runs`. */
+static void check_comparisons(const JsonValue *v, int expect, int n, int npos) {
+    const JsonValue *cmps = json_get(v, "comparisons"), *runs = json_get(v, "runs");
+    CHECKF(cmps && cmps->type == JSON_ARRAY && cmps->n == expect, "%d comparisons", cmps ? cmps->n : -1);
+    CHECK(strstr(json_str(json_get(v, "comparisons_method"), ""), "not adjusted for multiple comparisons") != NULL);
+    int pairs[EXP_NPIPELINES][EXP_NPIPELINES] = {{0}};
+    for (int i = 0; cmps && i < cmps->n; i++) {
+        const JsonValue *m = json_at(cmps, i);
+        ExpPipeline a, b;
+        CHECK(exp_pipeline_parse(json_str(json_get(m, "a"), ""), &a) == 0);
+        CHECK(exp_pipeline_parse(json_str(json_get(m, "b"), ""), &b) == 0 && a != b);
+        pairs[a][b]++;
+        CHECK(json_num(json_get(m, "n"), 0) == n && json_num(json_get(m, "n_pos"), 0) == npos);
+        CHECK(json_num(json_get(m, "repeat"), 0) == 1);
+        double f = json_num(json_get(m, "fraction"), -1), auc_a = json_num(json_get(m, "auc_a"), -1);
+        double auc_b = json_num(json_get(m, "auc_b"), -1), diff = json_num(json_get(m, "diff"), NAN);
+        /* the AUCs are the runs' own (recomputed from their scores.csv: the same bits) */
+        double run_auc[2] = {NAN, NAN};
+        for (int r = 0; runs && r < runs->n; r++) {
+            const JsonValue *x = json_at(runs, r);
+            if (json_num(json_get(x, "fraction"), -1) != f) continue;
+            const char *pid = json_str(json_get(x, "pipeline"), "");
+            if (!strcmp(pid, exp_pipeline_id(a))) run_auc[0] = json_num(json_get(x, "auc"), NAN);
+            if (!strcmp(pid, exp_pipeline_id(b))) run_auc[1] = json_num(json_get(x, "auc"), NAN);
+        }
+        CHECKF(auc_a == run_auc[0] && auc_b == run_auc[1], "%g %g vs runs %g %g", auc_a, auc_b, run_auc[0], run_auc[1]);
+        CHECK_CLOSE(diff, auc_a - auc_b, 1e-15, 0);
+        const JsonValue *pv = json_get(m, "p");
+        if (pv && pv->type == JSON_NUMBER) {
+            double lo = json_num(json_get(m, "lo"), NAN), hi = json_num(json_get(m, "hi"), NAN);
+            double z = json_num(json_get(m, "z"), NAN);
+            CHECK(lo <= diff && diff <= hi && pv->number >= 0 && pv->number <= 1);
+            CHECK((z > 0) == (diff > 0) && (z < 0) == (diff < 0));
+        } else { /* undefined only with a reason */
+            CHECK(json_get(m, "note") && json_get(m, "note")->type == JSON_STRING);
+        }
+    }
+    /* fine-tune vs supervised, probe vs supervised, fine-tune vs probe at every fraction */
+    const int per = expect / 3;
+    CHECK(pairs[EXP_FINETUNE][EXP_SUPERVISED] == per && pairs[EXP_PROBE][EXP_SUPERVISED] == per &&
+          pairs[EXP_FINETUNE][EXP_PROBE] == per);
+}
+
 static void test_holdout_end_to_end(void) {
     char out[512], path[1024];
     snprintf(out, sizeof out, "%s/holdout", g_tmp);
@@ -208,6 +255,27 @@ static void test_holdout_end_to_end(void) {
     CHECK(ntrain[0][0] == 268 && ntrain[1][0] == 67);
     const JsonValue *summary = json_get(v, "summary");
     CHECK(summary && summary->n == 6);
+    check_comparisons(v, 6, 45, 11);
+    /* recomputed by hand from the two runs' scores.csv: the same test, the same numbers */
+    double p_json = NAN, z_json = NAN;
+    for (int i = 0; json_get(v, "comparisons") && i < json_get(v, "comparisons")->n; i++) {
+        const JsonValue *m = json_at(json_get(v, "comparisons"), i);
+        if (!strcmp(json_str(json_get(m, "a"), ""), "finetune") && !strcmp(json_str(json_get(m, "b"), ""), "supervised") &&
+            json_num(json_get(m, "fraction"), 0) == 1)
+            p_json = json_num(json_get(m, "p"), NAN), z_json = json_num(json_get(m, "z"), NAN);
+    }
+    ScoresTable ta, tb;
+    snprintf(path, sizeof path, "%s/runs/finetune-f1-r1/scores.csv", out);
+    CHECK(scores_table_read(path, &ta) == 0);
+    snprintf(path, sizeof path, "%s/runs/supervised-f1-r1/scores.csv", out);
+    CHECK(scores_table_read(path, &tb) == 0);
+    CHECKF(scores_tables_paired("finetune", &ta, "supervised", &tb) == 0, "%s", kres_last_error());
+    CHECK(strcmp(ta.id_col, "ecg_id") == 0);
+    AucCompare cmp;
+    CHECK(auc_delong_paired(ta.score, tb.score, ta.label, ta.n, &cmp) == 0);
+    CHECKF(cmp.p == p_json && cmp.z == z_json, "p %.17g vs %.17g", cmp.p, p_json);
+    scores_table_free(&ta);
+    scores_table_free(&tb);
     json_free(v);
 
     snprintf(path, sizeof path, "%s/results.md", out);
@@ -220,6 +288,11 @@ static void test_holdout_end_to_end(void) {
         CHECK(strstr(md, "\n| linear probe | 0.") != NULL);
         CHECK(count_substr(md, "\n| probe-f") == 2); /* every-run table */
         CHECK(strstr(md, "NOT the paper's default KRes") != NULL);
+        CHECK(strstr(md, "## Paired comparisons of the AUCs") != NULL);
+        CHECK(strstr(md, "Paired DeLong test on the same 45 ECGs (holdout fold 10), two-sided") != NULL);
+        CHECK(strstr(md, "not adjusted for multiple comparisons") != NULL);
+        CHECK(count_substr(md, "\n| fine-tune vs supervised | ") == 2 && count_substr(md, "\n| linear probe vs supervised | ") == 2);
+        CHECK(count_substr(md, "\n| fine-tune vs linear probe | 25% | ") == 1);
         free(md);
     }
     snprintf(path, sizeof path, "%s/report.html", out);
@@ -229,6 +302,10 @@ static void test_holdout_end_to_end(void) {
         CHECK(count_substr(html, "<svg") >= 2);
         CHECK(strstr(html, "supervised") && strstr(html, "fine-tune") && strstr(html, "linear probe"));
         CHECK(count_substr(html, "<polyline") >= 6); /* 3 ROC curves + 3 label-efficiency lines */
+        CHECK(count_substr(html, "<table") == 2);      /* results and paired comparisons */
+        CHECK(strstr(html, "<caption>Paired DeLong test on the same 45 ECGs (the holdout), two-sided; p-values not "
+                           "adjusted for multiple comparisons.") != NULL);
+        CHECK(count_substr(html, "<tr><td>fine-tune vs supervised</td>") == 2);
         free(html);
     }
     snprintf(path, sizeof path, "%s/runs/finetune-f0.25-r1/model.safetensors", out);
@@ -257,6 +334,32 @@ static void test_holdout_end_to_end(void) {
     CHECK(log && count_substr(log, "\"event\":\"run_skip\"") == 6 && count_substr(log, "\"event\":\"run_end\"") == 6);
     CHECK(log && count_substr(log, "\"event\":\"pretrain_skip\"") == 1);
     free(log);
+    /* the rerun trained nothing, yet its results.json has every comparison */
+    snprintf(path, sizeof path, "%s/results.json", out);
+    v = read_json(path);
+    CHECK(v != NULL);
+    if (v) check_comparisons(v, 6, 45, 11);
+    json_free(v);
+
+    /* A run without its scores: --report-only still reports, its comparisons say why they
+     * are missing and have no numbers. */
+    snprintf(path, sizeof path, "%s/runs/probe-f0.25-r1/scores.csv", out);
+    CHECK(unlink(path) == 0);
+    o.report_only = 1;
+    CHECKF(experiment_run(&o) == 0, "report only: %s", kres_last_error());
+    o.report_only = 0;
+    snprintf(path, sizeof path, "%s/results.json", out);
+    v = read_json(path);
+    int n_missing = 0;
+    for (int i = 0; v && json_get(v, "comparisons") && i < json_get(v, "comparisons")->n; i++) {
+        const JsonValue *m = json_at(json_get(v, "comparisons"), i);
+        if (strstr(json_str(json_get(m, "note"), ""), "not compared") && strstr(json_str(json_get(m, "note"), ""), "probe-f0.25-r1")) {
+            n_missing++;
+            CHECK(json_get(m, "p")->type == JSON_NULL && json_get(m, "diff")->type == JSON_NULL);
+        }
+    }
+    CHECK(n_missing == 2); /* probe vs supervised and fine-tune vs probe at 25% */
+    json_free(v);
 
     /* A lost run is redone; the others stay skipped. */
     snprintf(path, sizeof path, "%s/runs/probe-f0.25-r1/result.json", out);
@@ -299,12 +402,23 @@ static void test_cv_end_to_end(void) {
         double auc = json_num(json_get(r, "auc"), -1);
         CHECK(auc >= 0 && auc <= 1);
     }
+    /* pooled out-of-fold predictions are paired too: the same 357 ECGs for every pipeline */
+    check_comparisons(v, 3, 357, 71);
     char *md;
     snprintf(path, sizeof path, "%s/results.md", out);
     md = read_file_all(path, NULL);
     CHECK(md && strstr(md, "transductive") != NULL); /* the caveat is stated */
+    CHECK(md && strstr(md, "Paired DeLong test on the same 357 ECGs (pooled out-of-fold predictions over 10 folds)"));
     free(md);
     json_free(v);
+    /* the report's captions say what the metrics are on: pooled out-of-fold, not a holdout */
+    snprintf(path, sizeof path, "%s/report.html", out);
+    char *html = read_file_all(path, NULL);
+    CHECK(html && strstr(html, "<caption>Metrics on pooled out-of-fold predictions over 10 folds.</caption>"));
+    CHECK(html && strstr(html, "<figcaption>Label efficiency: AUC on pooled out-of-fold predictions over 10 folds"));
+    CHECK(html && strstr(html, "<caption>Paired DeLong test on the same 357 ECGs (pooled out-of-fold predictions "
+                               "over 10 folds), two-sided; p-values not adjusted for multiple comparisons."));
+    free(html);
     /* the rounds have their own done markers */
     snprintf(path, sizeof path, "%s/runs/probe-f0.1-r1/fold-7/fold.json", out);
     CHECK(access(path, R_OK) == 0);

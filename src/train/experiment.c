@@ -8,7 +8,8 @@
  *   cv round           runs/<name>/fold-K/{model..., scores.csv} fold.json
  *   cv run             runs/<name>/scores.csv (pooled) result.json
  * Everything in results.* is rebuilt from those files, so a resumed experiment reports
- * the runs of earlier invocations exactly as if they had run now. */
+ * the runs of earlier invocations exactly as if they had run now; that includes the paired
+ * comparisons, which are computed from the runs' scores.csv. */
 #include "train/experiment.h"
 
 #include <errno.h>
@@ -1172,6 +1173,103 @@ done:
     return rc;
 }
 
+/* ---- paired comparisons of the pipelines ----------------------------------------------- */
+
+/* The pairs compared at every (fraction, repeat): a - b. */
+#define EXP_NCOMPARE 3
+static const ExpPipeline CMP_PAIR[EXP_NCOMPARE][2] = {
+    {EXP_FINETUNE, EXP_SUPERVISED}, {EXP_PROBE, EXP_SUPERVISED}, {EXP_FINETUNE, EXP_PROBE}};
+
+typedef struct {
+    ExpPipeline a, b;
+    double fraction;
+    int repeat;
+    AucCompare c;      /* n == 0 when the two runs' scores could not be paired */
+    char note[240];    /* why not paired, or c.note */
+} Comparison;
+
+typedef struct {
+    int id, row;
+} IdRow;
+
+static int cmp_idrow(const void *x, const void *y) {
+    const IdRow *a = x, *b = y;
+    return (a->id > b->id) - (a->id < b->id);
+}
+
+/* Both runs' scores.csv, matched record by record (by ecg_id: the same records in the same
+ * order in practice, but nothing here relies on the order), then the paired DeLong test.
+ * A pair that cannot be matched (other records, another label) is reported in `note` and
+ * left out of the numbers rather than failing the whole report. */
+static void compare_runs(const Ctx *c, ExpPipeline pa, ExpPipeline pb, double fraction, int repeat, Comparison *out) {
+    memset(out, 0, sizeof *out);
+    out->a = pa, out->b = pb, out->fraction = fraction, out->repeat = repeat;
+    char name[96], path[2][PATHN];
+    const ExpPipeline p[2] = {pa, pb};
+    Scores s[2];
+    memset(s, 0, sizeof s);
+    IdRow *byid = NULL;
+    float *sb = NULL;
+    unsigned char *used = NULL;
+    for (int k = 0; k < 2; k++) {
+        exp_run_name(name, sizeof name, p[k], fraction, repeat);
+        if (pathf(path[k], "%s/runs/%s/scores.csv", c->o->out_dir, name) != 0 || scores_read(path[k], 0, &s[k]) != 0) {
+            snprintf(out->note, sizeof out->note, "not compared: %.200s", kres_last_error());
+            goto done;
+        }
+    }
+    if (s[0].n != s[1].n) {
+        snprintf(out->note, sizeof out->note, "not compared: %s scored %d ECGs, %s %d", exp_pipeline_label(pa), s[0].n,
+                 exp_pipeline_label(pb), s[1].n);
+        goto done;
+    }
+    /* B's rows sorted by ecg_id, looked up for each of A's rows; each B row used once */
+    const int n = s[0].n;
+    byid = xmalloc((size_t)n * sizeof *byid + 1);
+    sb = xmalloc((size_t)n * sizeof *sb + 1);
+    used = xcalloc((size_t)n + 1, 1);
+    for (int i = 0; i < n; i++) byid[i] = (IdRow){s[1].ecg_id[i], i};
+    qsort(byid, (size_t)n, sizeof *byid, cmp_idrow);
+    for (int i = 0; i < n; i++) {
+        IdRow key = {s[0].ecg_id[i], 0}, *hit = bsearch(&key, byid, (size_t)n, sizeof *byid, cmp_idrow);
+        int j = hit ? hit->row : -1;
+        if (j < 0 || used[j] || s[1].label[j] != s[0].label[i]) {
+            snprintf(out->note, sizeof out->note, "not compared: ecg_id %d is %s in %.150s", key.id,
+                     j < 0 ? "missing" : used[j] ? "repeated" : "labelled differently", path[1]);
+            goto done;
+        }
+        used[j] = 1;
+        sb[i] = s[1].score[j];
+    }
+    if (auc_delong_paired(s[0].score, sb, s[0].label, n, &out->c) != 0) {
+        out->c.n = 0;
+        snprintf(out->note, sizeof out->note, "not compared: %.200s", kres_last_error());
+        goto done;
+    }
+    snprintf(out->note, sizeof out->note, "%s", out->c.note);
+done:
+    free(byid), free(sb), free(used);
+    scores_free(&s[0]), scores_free(&s[1]);
+}
+
+/* "0.042", or "<0.001" (every digit is in results.json) */
+static void fmt_p(char *b, size_t n, double p) {
+    if (isnan(p)) snprintf(b, n, "n/a");
+    else if (p < 0.001) snprintf(b, n, "<0.001");
+    else snprintf(b, n, "%.3f", p);
+}
+
+/* The ECG count shared by every comparison made (0 if none was made or the counts differ). */
+static int comparisons_common_n(const Comparison *m, int n) {
+    int n0 = 0;
+    for (int i = 0; i < n; i++) {
+        if (m[i].c.n <= 0) continue;
+        if (n0 == 0) n0 = m[i].c.n;
+        else if (m[i].c.n != n0) return 0;
+    }
+    return n0;
+}
+
 static int write_reports(Ctx *c) {
     const ExperimentOptions *o = c->o;
     const int F = o->n_fractions, R = o->repeats, P = EXP_NPIPELINES;
@@ -1211,6 +1309,19 @@ static int write_reports(Ctx *c) {
         snprintf(extra, sizeof extra, "WARNING: in %d (fraction, repeat) cells the pipelines trained on different numbers "
                  "of ECGs (see n_train in results.json): records unreadable for one pipeline but not another?", mismatched);
     char *notes = notes_text(c, complete, n_done, n_total, extra);
+    /* Paired comparisons at every (fraction, repeat) whose two runs have both finished, from
+     * the runs' scores.csv: a resumed or --report-only invocation gets them too. */
+    Comparison *cmps = xcalloc((size_t)F * R * EXP_NCOMPARE + 1, sizeof *cmps);
+    int n_cmp = 0;
+    for (int fi = 0; fi < F; fi++)
+        for (int r = 0; r < R; r++)
+            for (int k = 0; k < EXP_NCOMPARE; k++) {
+                const ExpPipeline pa = CMP_PAIR[k][0], pb = CMP_PAIR[k][1];
+                if (!slots[((size_t)pa * F + fi) * R + r].v || !slots[((size_t)pb * F + fi) * R + r].v) continue;
+                compare_runs(c, pa, pb, o->fractions[fi], r + 1, &cmps[n_cmp++]);
+            }
+    const int cmp_n = comparisons_common_n(cmps, n_cmp);
+    const char *cmp_on = o->cv ? "pooled out-of-fold predictions over 10 folds" : "holdout fold 10";
 
     /* ---- results.json ---- */
     {
@@ -1266,6 +1377,31 @@ static int write_reports(Ctx *c) {
                 jw_key(&w, "npv_mean"), jw_number(&w, cl->npv);
                 jw_object_end(&w);
             }
+        jw_array_end(&w);
+        jw_key(&w, "comparisons_method");
+        jw_string(&w, "paired DeLong test (DeLong, DeLong & Clarke-Pearson 1988) of AUC(a) = AUC(b) on the same ECGs, "
+                      "two-sided; diff = AUC(a) - AUC(b) with its 95% Wald CI; p not adjusted for multiple comparisons");
+        jw_key(&w, "comparisons");
+        jw_array_begin(&w);
+        for (int i = 0; i < n_cmp; i++) {
+            const Comparison *m = &cmps[i];
+            const int ok = m->c.n > 0; /* else: not compared, every number null, the note says why */
+            jw_object_begin(&w);
+            jw_key(&w, "a"), jw_string(&w, exp_pipeline_id(m->a));
+            jw_key(&w, "b"), jw_string(&w, exp_pipeline_id(m->b));
+            jw_key(&w, "fraction"), jw_number(&w, m->fraction);
+            jw_key(&w, "repeat"), jw_int(&w, m->repeat);
+            jw_key(&w, "n"), jw_int(&w, m->c.n);
+            jw_key(&w, "n_pos"), jw_int(&w, m->c.npos);
+            const char *keys[] = {"auc_a", "auc_b", "diff", "lo", "hi", "se", "z", "p", "corr"};
+            const double vals[] = {m->c.auc_a, m->c.auc_b, m->c.diff, m->c.lo, m->c.hi,
+                                   m->c.se, m->c.z, m->c.p, m->c.corr};
+            for (int k = 0; k < (int)(sizeof keys / sizeof *keys); k++) jw_key(&w, keys[k]), jw_number(&w, ok ? vals[k] : NAN);
+            jw_key(&w, "note");
+            if (m->note[0]) jw_string(&w, m->note);
+            else jw_null(&w);
+            jw_object_end(&w);
+        }
         jw_array_end(&w);
         jw_key(&w, "runs");
         jw_array_begin(&w);
@@ -1328,6 +1464,39 @@ static int write_reports(Ctx *c) {
                 else fprintf(f, " %s / %s |", a, b);
             }
             fprintf(f, "\n");
+        }
+        if (n_cmp > 0) {
+            fprintf(f, "\n## Paired comparisons of the AUCs\n\n");
+            if (cmp_n > 0) fprintf(f, "Paired DeLong test on the same %d ECGs (%s), ", cmp_n, cmp_on);
+            else fprintf(f, "Paired DeLong test on the same ECGs within each comparison (%s; n in results.json), ", cmp_on);
+            fprintf(f, "two-sided. Difference = AUC of the first pipeline minus the second, with its 95%% CI. The "
+                       "p-values are not adjusted for multiple comparisons (%d per label fraction and repeat).\n\n",
+                    EXP_NCOMPARE);
+            fprintf(f, "| comparison | labels |%s AUC (first) | AUC (second) | difference (95%% CI) | z | p |\n",
+                    R > 1 ? " repeat |" : "");
+            fprintf(f, "| --- | --- |%s --- | --- | --- | --- | --- |\n", R > 1 ? " --- |" : "");
+            for (int i = 0; i < n_cmp; i++) {
+                const Comparison *m = &cmps[i];
+                char dci[96], z[32], pv[32], rep[16] = "";
+                const int ok = m->c.n > 0;
+                fmt_pct(pct, sizeof pct, m->fraction);
+                if (R > 1) snprintf(rep, sizeof rep, " %d |", m->repeat);
+                fmt3(a, sizeof a, ok ? m->c.auc_a : NAN), fmt3(b, sizeof b, ok ? m->c.auc_b : NAN);
+                if (!ok) snprintf(dci, sizeof dci, "n/a");
+                else if (isnan(m->c.lo)) snprintf(dci, sizeof dci, "%+.3f (n/a)", m->c.diff);
+                else snprintf(dci, sizeof dci, "%+.3f (%+.3f to %+.3f)", m->c.diff, m->c.lo, m->c.hi);
+                fmt2(z, sizeof z, ok ? m->c.z : NAN);
+                fmt_p(pv, sizeof pv, ok ? m->c.p : NAN);
+                fprintf(f, "| %s vs %s | %s |%s %s | %s | %s | %s | %s |\n", exp_pipeline_label(m->a),
+                        exp_pipeline_label(m->b), pct, rep, a, b, dci, z, pv);
+            }
+            for (int i = 0; i < n_cmp; i++) {
+                const Comparison *m = &cmps[i];
+                if (!m->note[0]) continue;
+                fmt_pct(pct, sizeof pct, m->fraction);
+                fprintf(f, "%s%s vs %s at %s labels, repeat %d: %s\n", i ? "" : "\n", exp_pipeline_label(m->a),
+                        exp_pipeline_label(m->b), pct, m->repeat, m->note);
+            }
         }
         fprintf(f, "\n## Every run\n\n");
         fprintf(f, "| run | n_train (pos/neg) | AUC [95%% CI] | sensitivity [CI] | specificity [CI] | PPV | NPV | "
@@ -1400,6 +1569,17 @@ static int write_reports(Ctx *c) {
                                             .auc_lo = jnum(v, "auc_lo"), .auc_hi = jnum(v, "auc_hi")};
             }
         }
+        ReportComparison *rcmp = xcalloc((size_t)n_cmp + 1, sizeof *rcmp);
+        for (int i = 0; i < n_cmp; i++) {
+            const Comparison *m = &cmps[i];
+            const int ok = m->c.n > 0;
+            rcmp[i] = (ReportComparison){.a = exp_pipeline_label(m->a), .b = exp_pipeline_label(m->b),
+                                         .fraction = m->fraction, .repeat = m->repeat, .n = m->c.n,
+                                         .auc_a = ok ? m->c.auc_a : NAN, .auc_b = ok ? m->c.auc_b : NAN,
+                                         .diff = ok ? m->c.diff : NAN, .lo = ok ? m->c.lo : NAN,
+                                         .hi = ok ? m->c.hi : NAN, .z = ok ? m->c.z : NAN, .p = ok ? m->c.p : NAN,
+                                         .note = m->note[0] ? m->note : NULL};
+        }
         char title[400], subtitle[400], spread[96], interval[160], roc_cap[160], footer[600];
         if (strcmp(c->task.name, "heart-block") == 0)
             snprintf(title, sizeof title, "Heart block on PTB-XL: supervised vs fine-tuned vs linear probe");
@@ -1426,9 +1606,10 @@ static int write_reports(Ctx *c) {
                         .interval_label = interval, .rows = rows, .n_rows = nrows, .rocs = rocs, .n_rocs = nrocs,
                         .roc_caption = roc_cap, .series = series, .n_series = P, .log_x = 1, .footer = footer,
                         /* the captions say what the AUCs are on (holdout or pooled out-of-fold) */
-                        .cv_folds = o->cv ? PTBXL_NFOLDS : 0};
+                        .cv_folds = o->cv ? PTBXL_NFOLDS : 0, .comparisons = rcmp, .n_comparisons = n_cmp};
         int e = pathf(path, "%s/report.html", o->out_dir) || report_write_html(path, &d);
         for (int p = 0; p < P; p++) roc_curve_free(&curves[p]);
+        free(rcmp);
         free(rows);
         free(sx);
         if (e) goto done_notes;
@@ -1437,6 +1618,7 @@ static int write_reports(Ctx *c) {
     msg(c, "wrote %s/results.json, results.md and report.html (%d of %d runs%s)", o->out_dir, n_done, n_total,
         complete ? "" : "; INCOMPLETE");
 done_notes:
+    free(cmps);
     free(notes);
 done:
     for (int i = 0; i < P * F * R; i++) json_free(slots[i].v);

@@ -5,7 +5,9 @@
  *   linear probe logistic regression on the frozen encoder's embeddings (probe.h)
  * on the SAME stratified, seeded subset (subset_label_fraction: nested across fractions
  * for one repeat), evaluated on the same holdout, with a results table, JSON and an HTML
- * report. Details and the on-disk layout: docs/experiment.md.
+ * report. At every fraction and repeat the pipelines' AUCs are compared pairwise with the
+ * paired DeLong test on the same test ECGs (fine-tune and probe vs supervised, fine-tune
+ * vs probe). Details and the on-disk layout: docs/experiment.md.
  *
  * Evaluation:
  *   holdout (default)  train folds 1-8, validation fold 9 (epoch, lambda and threshold
