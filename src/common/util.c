@@ -80,6 +80,15 @@ void *xmalloc_aligned(size_t n) {
     return p;
 }
 
+float *grow_floats(float **buf, size_t *cap, size_t n) {
+    if (n > *cap) {
+        free(*buf);
+        *buf = xmalloc_aligned(n * sizeof(float));
+        *cap = n;
+    }
+    return *buf;
+}
+
 int atomic_open(AtomicFile *af, const char *path) {
     memset(af, 0, sizeof *af);
     size_t n = strlen(path) + 32;

@@ -35,6 +35,9 @@ void *kres_xrealloc(void *p, size_t n, const char *file, int line);
 char *xstrdup(const char *s);
 /* 64-byte aligned allocation for SIMD buffers; free with free(). */
 void *xmalloc_aligned(size_t n);
+/* A workspace of floats that only grows: returns *buf holding at least n floats (64-byte
+ * aligned), reallocating (contents lost) only when n exceeds *cap. Not thread-safe. */
+float *grow_floats(float **buf, size_t *cap, size_t n);
 
 /* Atomic writes: write everything to "<path>.tmp.<pid>", fsync, rename over <path>.
  * Nothing already at <path> is lost if anything fails before the rename. */

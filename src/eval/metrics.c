@@ -89,6 +89,19 @@ static int auc_inputs(const float *scores, const int *labels, int n, int *npos) 
     return need_both_classes(*npos, n - *npos, "AUC");
 }
 
+/* The tie group starting at sorted index g: returns its end e (exclusive); p and q count
+ * its positives and negatives. */
+static int tie_group(const ScoreLab *a, int n, int g, int *p, int *q) {
+    int e = g;
+    *p = *q = 0;
+    while (e < n && a[e].s == a[g].s) {
+        *p += a[e].y;
+        *q += 1 - a[e].y;
+        e++;
+    }
+    return e;
+}
+
 /* One pass over tie groups computing the AUC and (optionally) the DeLong placement
  * values summed per group. The pair credit is kept as an exact integer: twice the
  * number of (pos, neg) pairs ordered correctly plus the number of tied pairs. */
@@ -96,12 +109,8 @@ static void auc_from_sorted(const ScoreLab *a, int n, int npos, int nneg, double
     int64_t credit2 = 0; /* 2 * (#pos>neg) + #ties */
     int64_t neg_below = 0;
     for (int g = 0; g < n;) {
-        int e = g, p = 0, q = 0;
-        while (e < n && a[e].s == a[g].s) {
-            p += a[e].y;
-            q += 1 - a[e].y;
-            e++;
-        }
+        int p, q;
+        const int e = tie_group(a, n, g, &p, &q);
         credit2 += (int64_t)p * (2 * neg_below + q);
         neg_below += q;
         g = e;
@@ -120,12 +129,8 @@ static void auc_from_sorted(const ScoreLab *a, int n, int npos, int nneg, double
     int64_t pos_below = 0;
     neg_below = 0;
     for (int g = 0; g < n;) {
-        int e = g, p = 0, q = 0;
-        while (e < n && a[e].s == a[g].s) {
-            p += a[e].y;
-            q += 1 - a[e].y;
-            e++;
-        }
+        int p, q;
+        const int e = tie_group(a, n, g, &p, &q);
         double v10 = ((double)neg_below + 0.5 * q) / nneg;
         double v01 = ((double)(npos - pos_below - p) + 0.5 * p) / npos;
         s10 += p * (v10 - A) * (v10 - A);
@@ -337,12 +342,8 @@ static int paired_inputs(const float *sa, const float *sb, const int *labels, in
 static void placements_from_sorted(const ScoreLab *a, int n, int npos, int64_t *place) {
     int64_t neg_below = 0, pos_below = 0;
     for (int g = 0; g < n;) {
-        int e = g, p = 0, q = 0;
-        while (e < n && a[e].s == a[g].s) {
-            p += a[e].y;
-            q += 1 - a[e].y;
-            e++;
-        }
+        int p, q;
+        const int e = tie_group(a, n, g, &p, &q);
         for (int k = g; k < e; k++)
             place[a[k].idx] = a[k].y ? 2 * neg_below + q : 2 * (npos - pos_below - p) + p;
         neg_below += q;
@@ -972,8 +973,8 @@ void auc_compare_write_json(JsonWriter *w, const AucCompare *c, const char *name
 
 /* "+0.1128" (signed, for differences) or "n/a" */
 static const char *fmt4s(char *buf, size_t n, double x) {
-    if (isnan(x)) snprintf(buf, n, "n/a");
-    else snprintf(buf, n, "%+.4f", x);
+    if (isnan(x)) return fmt4(buf, n, x);
+    snprintf(buf, n, "%+.4f", x);
     return buf;
 }
 

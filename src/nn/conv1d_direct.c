@@ -27,14 +27,7 @@ static struct {
     int noffs;
 } g_ws;
 
-static float *workspace(size_t floats) {
-    if (floats > g_ws.floats) {
-        free(g_ws.base);
-        g_ws.base = xmalloc_aligned(floats * sizeof(float));
-        g_ws.floats = floats;
-    }
-    return g_ws.base;
-}
+static float *workspace(size_t floats) { return grow_floats(&g_ws.base, &g_ws.floats, floats); }
 
 size_t conv1d_direct_workspace_bytes(void) {
     return g_ws.floats * sizeof(float) + (size_t)g_ws.noffs * sizeof(int);

@@ -420,12 +420,7 @@ static float *g_pw_ws;
 static size_t g_pw_n;
 
 static float *pw_workspace(size_t n) { /* grows during warm-up only; caller holds the lock */
-    if (n > g_pw_n) {
-        free(g_pw_ws);
-        g_pw_ws = xmalloc_aligned(n * sizeof(float));
-        g_pw_n = n;
-    }
-    return g_pw_ws;
+    return grow_floats(&g_pw_ws, &g_pw_n, n);
 }
 
 static void sgemm_rm(char ta, char tb, int m, int n, int k, float alpha, const float *A, int lda,

@@ -291,14 +291,7 @@ static void gemm(char ta, char tb, int m, int n, int k, float alpha, const float
 }
 
 /* The arena only grows (during warm-up, as new shapes appear). Not reentrant. */
-static float *workspace(size_t floats) {
-    if (floats > g_ws.floats) {
-        free(g_ws.base);
-        g_ws.base = xmalloc_aligned(floats * sizeof(float));
-        g_ws.floats = floats;
-    }
-    return g_ws.base;
-}
+static float *workspace(size_t floats) { return grow_floats(&g_ws.base, &g_ws.floats, floats); }
 
 size_t conv1d_fft_workspace_bytes(void) { return g_ws.floats * sizeof(float); }
 
