@@ -89,6 +89,16 @@ check "rerun still reports the comparisons" test "$(grep -o '"a":"[a-z]*","b":"[
 expect_exit 1 "other settings refused" -- "$KRES" experiment --data "$S" --out "$R" --fractions 0.25 "${TOY[@]}" --seed 7
 check "refusal names the setting" grep -q "seed" "$TMP/err"
 expect_exit 0 "report only" -- "$KRES" experiment --data "$S" --out "$R" --fractions 0.25 --repeats 1 "${TOY[@]}" --report-only
+# the same data directory spelled differently is the same setting; another directory is not
+expect_exit 0 "data dir with a trailing slash and ./" -- "$KRES" experiment --data "./$S/" --out "$R" \
+    --fractions 0.25 --repeats 1 "${TOY[@]}" --report-only
+ln -s "$PWD/$S" "$TMP/sample-link"
+expect_exit 0 "data dir through a symlink" -- "$KRES" experiment --data "$TMP/sample-link" --out "$R" \
+    --fractions 0.25 --repeats 1 "${TOY[@]}" --report-only
+mkdir -p "$TMP/other-sample" && cp "$S"/*.csv "$TMP/other-sample/" && ln -s "$PWD/$S/records100" "$TMP/other-sample/records100"
+expect_exit 1 "another data directory refused" -- "$KRES" experiment --data "$TMP/other-sample" --out "$R" \
+    --fractions 0.25 --repeats 1 "${TOY[@]}" --report-only
+check "refusal names data_dir" grep -q "data_dir" "$TMP/err"
 
 # ---- the experiment's models are ordinary classifiers: kres eval reproduces the run's AUC --
 for p in supervised finetune probe; do

@@ -386,7 +386,28 @@ static char *json_canon(const JsonValue *v) {
     return w.buf;
 }
 
-/* Create experiment.json, or check that the existing one pins the same settings. */
+/* The same directory, however it is spelled ("data/x", "data/x/", "./data/x", a symlink,
+ * an absolute path): one (device, inode). */
+static int same_directory(const char *a, const char *b) {
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && S_ISDIR(sa.st_mode) && S_ISDIR(sb.st_mode) &&
+           sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* Directory settings (a string, or an array of strings) that name the same directories. */
+static int same_dir_setting(const JsonValue *a, const JsonValue *b) {
+    if (a->type == JSON_STRING && b->type == JSON_STRING) return same_directory(a->string, b->string);
+    if (a->type != JSON_ARRAY || b->type != JSON_ARRAY || a->n != b->n) return 0;
+    for (int i = 0; i < a->n; i++)
+        if (a->items[i].type != JSON_STRING || b->items[i].type != JSON_STRING ||
+            (strcmp(a->items[i].string, b->items[i].string) != 0 &&
+             !same_directory(a->items[i].string, b->items[i].string)))
+            return 0;
+    return 1;
+}
+
+/* Create experiment.json, or check that the existing one pins the same settings. Directories
+ * compare by identity, not spelling, so a resume may name them differently. */
 static int settings_check(Ctx *c) {
     const ExperimentOptions *o = c->o;
     char path[PATHN];
@@ -423,6 +444,8 @@ static int settings_check(Ctx *c) {
         const JsonValue *va = json_get(a, b->keys[i]);
         char *sa = va ? json_canon(va) : xstrdup("(absent)"), *sb = json_canon(&b->items[i]);
         int same = strcmp(sa, sb) == 0;
+        if (!same && va && (!strcmp(b->keys[i], "data_dir") || !strcmp(b->keys[i], "pretrain_data")))
+            same = same_dir_setting(va, &b->items[i]);
         if (!same)
             kres_fail(path, "this run directory holds an experiment with other settings: %s was %.200s, now %.200s "
                             "(use another --out, or the original options)", b->keys[i], sa, sb);
