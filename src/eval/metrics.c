@@ -821,7 +821,7 @@ int eval_binary(const float *scores, const int *labels, int n, double threshold,
 
 /* ---- printing ----------------------------------------------------------------------- */
 
-static void json_prop(JsonWriter *w, const char *key, Prop p) {
+void eval_write_prop_json(JsonWriter *w, const char *key, Prop p) {
     jw_key(w, key);
     jw_object_begin(w);
     jw_key(w, "value"), jw_number(w, p.p);
@@ -853,11 +853,11 @@ void eval_write_json(JsonWriter *w, const EvalResult *r) {
     jw_key(w, "tn"), jw_int(w, r->tn);
     jw_key(w, "fn"), jw_int(w, r->fn);
     jw_object_end(w);
-    json_prop(w, "sensitivity", r->sens);
-    json_prop(w, "specificity", r->spec);
-    json_prop(w, "ppv", r->ppv);
-    json_prop(w, "npv", r->npv);
-    json_prop(w, "accuracy", r->acc);
+    eval_write_prop_json(w, "sensitivity", r->sens);
+    eval_write_prop_json(w, "specificity", r->spec);
+    eval_write_prop_json(w, "ppv", r->ppv);
+    eval_write_prop_json(w, "npv", r->npv);
+    eval_write_prop_json(w, "accuracy", r->acc);
     jw_key(w, "f1");
     jw_object_begin(w);
     jw_key(w, "value"), jw_number(w, r->f1);

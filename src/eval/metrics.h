@@ -68,6 +68,8 @@ int eval_binary(const float *scores, const int *labels, int n, double threshold,
 void eval_print(const EvalResult *r, int json, FILE *fp);
 /* Append r as one JSON object value to w (for results.json and friends). */
 void eval_write_json(JsonWriter *w, const EvalResult *r);
+/* key: {"value", "lo", "hi", "k", "n"} for one proportion (as in eval_write_json). */
+void eval_write_prop_json(JsonWriter *w, const char *key, Prop p);
 
 /* ---- AUC ---------------------------------------------------------------------------- */
 

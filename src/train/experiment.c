@@ -187,16 +187,6 @@ static double float_dec(float x) {
     return strtod(buf, NULL);
 }
 
-static void write_prop(JsonWriter *w, const char *key, Prop p) {
-    jw_key(w, key);
-    jw_object_begin(w);
-    jw_key(w, "value"), jw_number(w, p.p);
-    jw_key(w, "lo"), jw_number(w, p.lo);
-    jw_key(w, "hi"), jw_number(w, p.hi);
-    jw_key(w, "k"), jw_int(w, p.k);
-    jw_key(w, "n"), jw_int(w, p.n);
-    jw_object_end(w);
-}
 
 /* ---- scores files: "ecg_id,fold,label,score" ------------------------------------------ */
 
@@ -971,10 +961,10 @@ static int run_one(Ctx *c, ExpPipeline p, double fraction, int repeat) {
     jw_key(&w, "auc_lo"), jw_number(&w, res.auc_lo);
     jw_key(&w, "auc_hi"), jw_number(&w, res.auc_hi);
     jw_key(&w, "auc_ci_method"), jw_string(&w, res.ci_method);
-    write_prop(&w, "sensitivity", res.sens);
-    write_prop(&w, "specificity", res.spec);
-    write_prop(&w, "ppv", res.ppv);
-    write_prop(&w, "npv", res.npv);
+    eval_write_prop_json(&w, "sensitivity", res.sens);
+    eval_write_prop_json(&w, "specificity", res.spec);
+    eval_write_prop_json(&w, "ppv", res.ppv);
+    eval_write_prop_json(&w, "npv", res.npv);
     jw_key(&w, "threshold"), jw_number(&w, res.threshold);
     jw_key(&w, "threshold_rule"), jw_string(&w, res.threshold_rule);
     if (!o->cv) {
@@ -1091,6 +1081,16 @@ static void fmt_pct(char *b, size_t n, double f) { snprintf(b, n, "%g%%", f * 10
 static void cell_spread(const Cell *cl, int repeats, double *lo, double *hi) {
     if (repeats > 1 && cl->n > 1) *lo = cl->auc_min, *hi = cl->auc_max;
     else *lo = cl->auc_lo1, *hi = cl->auc_hi1;
+}
+
+/* "| pipeline | 100% labels | ... |" and its separator row, for results.md tables. */
+static void md_fraction_header(FILE *f, const double *fractions, int F) {
+    char pct[32];
+    fprintf(f, "| pipeline |");
+    for (int fi = 0; fi < F; fi++) fmt_pct(pct, sizeof pct, fractions[fi]), fprintf(f, " %s labels |", pct);
+    fprintf(f, "\n| --- |");
+    for (int fi = 0; fi < F; fi++) fprintf(f, " --- |");
+    fprintf(f, "\n");
 }
 
 /* Encoder parameters of a config (the built model knows; a throwaway batch-1 model is cheap). */
@@ -1455,11 +1455,7 @@ static int write_reports(Ctx *c) {
                 complete ? "" : " **Incomplete.**");
         fprintf(f, "## ROC AUC on the %s\n\n", o->cv ? "pooled out-of-fold predictions" : "holdout fold");
         fprintf(f, "%s\n\n", R > 1 ? "Mean over repeats (min-max)." : "One repeat: AUC (DeLong 95% CI).");
-        fprintf(f, "| pipeline |");
-        for (int fi = 0; fi < F; fi++) fmt_pct(pct, sizeof pct, o->fractions[fi]), fprintf(f, " %s labels |", pct);
-        fprintf(f, "\n| --- |");
-        for (int fi = 0; fi < F; fi++) fprintf(f, " --- |");
-        fprintf(f, "\n");
+        md_fraction_header(f, o->fractions, F);
         for (int p = 0; p < P; p++) {
             fprintf(f, "| %s |", exp_pipeline_label((ExpPipeline)p));
             for (int fi = 0; fi < F; fi++) {
@@ -1473,11 +1469,7 @@ static int write_reports(Ctx *c) {
             fprintf(f, "\n");
         }
         fprintf(f, "\n## Sensitivity / specificity at the validation-chosen threshold (mean over repeats)\n\n");
-        fprintf(f, "| pipeline |");
-        for (int fi = 0; fi < F; fi++) fmt_pct(pct, sizeof pct, o->fractions[fi]), fprintf(f, " %s labels |", pct);
-        fprintf(f, "\n| --- |");
-        for (int fi = 0; fi < F; fi++) fprintf(f, " --- |");
-        fprintf(f, "\n");
+        md_fraction_header(f, o->fractions, F);
         for (int p = 0; p < P; p++) {
             fprintf(f, "| %s |", exp_pipeline_label((ExpPipeline)p));
             for (int fi = 0; fi < F; fi++) {
