@@ -21,21 +21,27 @@ if [ ! -x "$DUMP" ]; then
     exit
 fi
 
-expect_exit 0 "C dump" -- "$DUMP" --twin-dump "$TMP"
-for f in tiny default; do
-    check "$f weights written" test -s "$TMP/$f.safetensors"
-    check "$f io written" test -s "$TMP/$f.io.safetensors"
+# Twice: through the library's default convolution backend (im2col + OpenBLAS) and through
+# the dnnl backend the CLI uses (oneDNN, FFT, and at batch 2 the direct kernels).
+for be in fast dnnl; do
+    D=$TMP/$be
+    mkdir -p "$D"
+    expect_exit 0 "C dump ($be)" -- env KRES_BACKEND=$be "$DUMP" --twin-dump "$D"
+    for f in tiny default; do
+        check "$f weights written ($be)" test -s "$D/$f.safetensors"
+        check "$f io written ($be)" test -s "$D/$f.io.safetensors"
+    done
+    # The twin prints one line per worst error group and its own "N passed, M failed".
+    "$PY" bench/kres_twin.py check "$D" tiny default >"$TMP/twin.out" 2>"$TMP/twin.err"
+    rc=$?
+    sed "s/^twin:/twin ($be):/" "$TMP/twin.out" | grep '^twin'
+    check "twin agrees with the $be backend (exit $rc): $(head -c 400 "$TMP/twin.err")" test "$rc" -eq 0
+    check "twin compared tensors ($be)" grep -q -E '^[1-9][0-9]+ passed, 0 failed$' "$TMP/twin.out"
+    # Count the twin's own tensor comparisons (one per output, gradient and statistic).
+    n=$(sed -n -E 's/^([0-9]+) passed, 0 failed$/\1/p' "$TMP/twin.out")
+    [ -n "$n" ] && T_PASS=$((T_PASS + n))
 done
-# The twin prints one line per worst error group and its own "N passed, M failed".
-"$PY" bench/kres_twin.py check "$TMP" tiny default >"$TMP/twin.out" 2>"$TMP/twin.err"
-rc=$?
-grep '^twin:' "$TMP/twin.out"
-check "twin agrees (exit $rc): $(head -c 400 "$TMP/twin.err")" test "$rc" -eq 0
-check "twin compared tensors" grep -q -E '^[1-9][0-9]+ passed, 0 failed$' "$TMP/twin.out"
-# Count the twin's own tensor comparisons (one per output, gradient and statistic).
-n=$(sed -n -E 's/^([0-9]+) passed, 0 failed$/\1/p' "$TMP/twin.out")
-[ -n "$n" ] && T_PASS=$((T_PASS + n))
 # A corrupted weight file must be refused by the twin's reader, not silently loaded.
-head -c 100 "$TMP/tiny.safetensors" > "$TMP/broken.safetensors"
+head -c 100 "$TMP/fast/tiny.safetensors" > "$TMP/broken.safetensors"
 check "truncated file refused" sh -c "! '$PY' bench/kres_twin.py summary '$TMP/broken.safetensors' >/dev/null 2>&1"
 finish
