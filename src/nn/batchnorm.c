@@ -7,6 +7,18 @@
 
 #include "common/util.h"
 
+void batchnorm_channel_stats(int c, double mu, double ss, double n, float momentum, float eps,
+                             float *mean, float *rstd, float *running_mean, float *running_var) {
+    const double var = ss / n;
+    mean[c] = (float)mu;
+    rstd[c] = (float)(1.0 / sqrt(var + eps));
+    if (running_mean) {
+        const double unbiased = n > 1 ? ss / (n - 1) : var;
+        running_mean[c] = (float)((1.0 - momentum) * running_mean[c] + momentum * mu);
+        running_var[c] = (float)((1.0 - momentum) * running_var[c] + momentum * unbiased);
+    }
+}
+
 void batchnorm_forward_train(float *out, float *mean, float *rstd,
                              float *running_mean, float *running_var,
                              const float *inp, const float *gamma, const float *beta,
@@ -31,15 +43,7 @@ void batchnorm_forward_train(float *out, float *mean, float *rstd,
                 ss += d * d;
             }
         }
-        double var = ss / n;
-        double rs = 1.0 / sqrt(var + eps);
-        mean[c] = (float)mu;
-        rstd[c] = (float)rs;
-        if (running_mean) {
-            double unbiased = n > 1 ? ss / (n - 1) : var;
-            running_mean[c] = (float)((1.0 - momentum) * running_mean[c] + momentum * mu);
-            running_var[c] = (float)((1.0 - momentum) * running_var[c] + momentum * unbiased);
-        }
+        batchnorm_channel_stats(c, mu, ss, n, momentum, eps, mean, rstd, running_mean, running_var);
         /* out = x * scale + shift with the float statistics the backward pass will see */
         float scale = gamma[c] * rstd[c];
         float m = mean[c], bt = beta[c];

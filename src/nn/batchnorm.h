@@ -23,6 +23,12 @@ void batchnorm_forward_train(float *out, float *mean, float *rstd,
                              const float *inp, const float *gamma, const float *beta,
                              int B, int C, int L, float momentum, float eps);
 
+/* From channel c's double sums (mean mu, centred sum of squares ss over n values): its saved
+ * mean and rstd, and (when running_mean is non-NULL) the running-statistics update above.
+ * Shared by the training forwards here and in fused.h, so both finish alike. */
+void batchnorm_channel_stats(int c, double mu, double ss, double n, float momentum, float eps,
+                             float *mean, float *rstd, float *running_mean, float *running_var);
+
 /* Inference-mode forward with the running statistics. */
 void batchnorm_forward_eval(float *out, const float *inp, const float *gamma, const float *beta,
                             const float *running_mean, const float *running_var,

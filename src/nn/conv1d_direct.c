@@ -39,19 +39,7 @@ void conv1d_direct_release(void) {
     memset(&g_ws, 0, sizeof g_ws);
 }
 
-int conv1d_direct_available(void) {
-#ifdef KRES_DIRECT_X86
-    static int avail = -1;
-    if (avail < 0) {
-        const char *e = getenv("KRES_CONV_DIRECT");
-        const CpuFeatures *f = cpu_features();
-        avail = f->avx2 && f->fma && !(e && strcmp(e, "0") == 0);
-    }
-    return avail;
-#else
-    return 0;
-#endif
-}
+int conv1d_direct_available(void) { return cpu_avx2_kernels_enabled("KRES_CONV_DIRECT"); }
 
 int conv1d_direct_wins(int B, int Cin, int Cout, int L, int K, int stride, int pad) {
     (void)Cin;

@@ -450,18 +450,7 @@ DEF_CSMALL(csmall1, 1)
 #endif
 
 /* 1 where complex_gemm_small can run (AVX2 + FMA); KRES_FFT_SMALL=0 turns it off. */
-static int small_kernel_available(void) {
-#ifdef KRES_FFT_X86
-    static int avail = -1;
-    if (avail < 0) {
-        const char *e = getenv("KRES_FFT_SMALL");
-        avail = cpu_features()->avx2 && cpu_features()->fma && !(e && strcmp(e, "0") == 0);
-    }
-    return avail;
-#else
-    return 0;
-#endif
-}
+static int small_kernel_available(void) { return cpu_avx2_kernels_enabled("KRES_FFT_SMALL"); }
 
 static void complex_gemm_small(int m, int n, int k, const float *Ar, const float *Ai, int lda,
                                const float *Br, const float *Bi, int ldb, float *Cr, float *Ci,

@@ -88,3 +88,9 @@ const char *cpu_features_summary(void) {
     cpu_features();
     return g_summary;
 }
+
+int cpu_avx2_kernels_enabled(const char *env) {
+    const CpuFeatures *f = cpu_features();
+    const char *e = env ? getenv(env) : NULL;
+    return f->avx2 && f->fma && !(e && strcmp(e, "0") == 0);
+}

@@ -29,6 +29,11 @@ const CpuFeatures *cpu_features(void);
  * the fallback on a machine that has bf16). */
 int cpu_has_fast_bf16(void);
 
+/* 1 where kres's hand-written AVX2+FMA kernels may run: the CPU and OS have AVX2 and FMA, and
+ * the environment variable `env` (e.g. "KRES_CONV_DIRECT") is not "0" (a switch for comparing
+ * against the other paths). Always 0 off x86-64. */
+int cpu_avx2_kernels_enabled(const char *env);
+
 /* One line for logs, e.g. "AVX2+FMA, no AVX-512, no AVX512-BF16, no AMX-BF16; oneDNN ISA avx2". */
 const char *cpu_features_summary(void);
 

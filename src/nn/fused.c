@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/util.h"
+#include "nn/batchnorm.h"
 
 typedef double v4d __attribute__((vector_size(32)));
 typedef float v4f __attribute__((vector_size(16)));
@@ -83,6 +84,22 @@ static void lanes_sum_dot(Lanes *sg, Lanes *sgx, const float *g, const float *xh
     }
 }
 
+/* Channel c of out = relu((inp - m) * scale + bt), the expression batchnorm.c evaluates. */
+static void bn_relu_channel(float *out, const float *inp, int B, int C, int L, int c, float m,
+                            float scale, float bt) {
+    for (int b = 0; b < B; b++) {
+        const float *x = inp + ((size_t)b * C + c) * L;
+        float *y = out + ((size_t)b * C + c) * L;
+        /* simd: GCC's -O2 cost model will not version this loop for aliasing (y may be x: in
+         * place is still element by element); same operations, same bits */
+#pragma omp simd
+        for (int t = 0; t < L; t++) {
+            const float v = (x[t] - m) * scale + bt;
+            y[t] = v > 0.0f ? v : 0.0f;
+        }
+    }
+}
+
 void bn_relu_forward_train(float *out, float *mean, float *rstd,
                            float *running_mean, float *running_var,
                            const float *inp, const float *gamma, const float *beta,
@@ -96,29 +113,9 @@ void bn_relu_forward_train(float *out, float *mean, float *rstd,
         for (int b = 0; b < B; b++) lanes_sum(&ls, inp + ((size_t)b * C + c) * L, L);
         double mu = lane_total(&ls) / n;
         for (int b = 0; b < B; b++) lanes_sqdev(&lss, inp + ((size_t)b * C + c) * L, L, mu);
-        double ss = lane_total(&lss);
-        double var = ss / n;
-        double rs = 1.0 / sqrt(var + eps);
-        mean[c] = (float)mu;
-        rstd[c] = (float)rs;
-        if (running_mean) {
-            double unbiased = n > 1 ? ss / (n - 1) : var;
-            running_mean[c] = (float)((1.0 - momentum) * running_mean[c] + momentum * mu);
-            running_var[c] = (float)((1.0 - momentum) * running_var[c] + momentum * unbiased);
-        }
-        float scale = gamma[c] * rstd[c];
-        float m = mean[c], bt = beta[c];
-        for (int b = 0; b < B; b++) {
-            const float *x = inp + ((size_t)b * C + c) * L;
-            float *y = out + ((size_t)b * C + c) * L;
-            /* simd: GCC's -O2 cost model will not version this loop for aliasing (y may
-             * be x: in place is still element by element); same operations, same bits */
-#pragma omp simd
-            for (int t = 0; t < L; t++) {
-                float v = (x[t] - m) * scale + bt;
-                y[t] = v > 0.0f ? v : 0.0f;
-            }
-        }
+        batchnorm_channel_stats(c, mu, lane_total(&lss), n, momentum, eps, mean, rstd,
+                                running_mean, running_var);
+        bn_relu_channel(out, inp, B, C, L, c, mean[c], gamma[c] * rstd[c], beta[c]);
     }
 }
 
@@ -126,21 +123,9 @@ void bn_relu_forward_eval(float *out, const float *inp, const float *gamma, cons
                           const float *running_mean, const float *running_var,
                           int B, int C, int L, float eps) {
 #pragma omp parallel for schedule(static)
-    for (int c = 0; c < C; c++) {
-        float scale = (float)(gamma[c] / sqrt((double)running_var[c] + eps));
-        float m = running_mean[c], bt = beta[c];
-        for (int b = 0; b < B; b++) {
-            const float *x = inp + ((size_t)b * C + c) * L;
-            float *y = out + ((size_t)b * C + c) * L;
-            /* simd: GCC's -O2 cost model will not version this loop for aliasing (y may
-             * be x: in place is still element by element); same operations, same bits */
-#pragma omp simd
-            for (int t = 0; t < L; t++) {
-                float v = (x[t] - m) * scale + bt;
-                y[t] = v > 0.0f ? v : 0.0f;
-            }
-        }
-    }
+    for (int c = 0; c < C; c++)
+        bn_relu_channel(out, inp, B, C, L, c, running_mean[c],
+                        (float)(gamma[c] / sqrt((double)running_var[c] + eps)), beta[c]);
 }
 
 /* The gradient reaching the batch norm's output for n elements from k0, as the unfused

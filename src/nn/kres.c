@@ -706,7 +706,7 @@ void kres_forward(Kres *m, const float *x, int B, int training, Rng *rng) {
     memcpy(a->x, x, (size_t)B * c->in_leads * c->in_len * sizeof(float));
     conv1d_forward(a->c0, a->x, P->stem_w, NULL, B, c->in_leads, c->stem_width, c->in_len, K, 1,
                    pad, m->work, m->work_n);
-    /* batch norm and ReLU in one pass (src/nn/fused.h: same bits as the two layers) */
+    /* batch norm and ReLU in one pass (src/nn/fused.h; batchnorm.c + activation.c stay the reference) */
     if (training)
         bn_relu_forward_train(a->h, a->mean0, a->rstd0, m->b.stem.rm, m->b.stem.rv, a->c0,
                               P->stem_bn_w, P->stem_bn_b, B, c->stem_width, c->in_len, mom, eps);
