@@ -408,14 +408,14 @@ static void compare_finish(AucCompare *c, double var_diff) {
     }
 }
 
-static void compare_init(AucCompare *c) {
+void auc_compare_init(AucCompare *c) {
     memset(c, 0, sizeof *c);
     c->auc_a = c->auc_b = c->lo_a = c->hi_a = c->lo_b = c->hi_b = NAN;
     c->var_a = c->var_b = c->cov = c->corr = c->diff = c->se = c->lo = c->hi = c->z = c->p = NAN;
 }
 
 int auc_delong_paired(const float *score_a, const float *score_b, const int *labels, int n, AucCompare *out) {
-    compare_init(out);
+    auc_compare_init(out);
     int npos;
     if (paired_inputs(score_a, score_b, labels, n, &npos) != 0) return -1;
     const int nneg = n - npos;
@@ -446,7 +446,7 @@ int auc_delong_paired(const float *score_a, const float *score_b, const int *lab
 
 int auc_delong_paired_naive(const float *score_a, const float *score_b, const int *labels, int n,
                             AucCompare *out) {
-    compare_init(out);
+    auc_compare_init(out);
     int npos;
     if (paired_inputs(score_a, score_b, labels, n, &npos) != 0) return -1;
     const int nneg = n - npos;

@@ -121,6 +121,9 @@ typedef struct {
     char note[200];                /* "" or why something is undefined / degenerate */
 } AucCompare;
 
+/* Every number NaN, the counts 0 and no note: a comparison not (yet) made. Both tests
+ * start from it, so *out is in this state after they return -1. */
+void auc_compare_init(AucCompare *c);
 /* O(n log n): one sort per score, placements from the tie groups (as auc_delong; var_a and
  * var_b are bit-identical to auc_delong's). Returns 0, or -1 (kres_fail) on bad input:
  * n <= 0, a label not 0/1, a NaN/Inf score in either array (the message says which), or

@@ -1207,7 +1207,7 @@ typedef struct {
     ExpPipeline a, b;
     double fraction;
     int repeat;
-    AucCompare c;      /* n == 0 when the two runs' scores could not be paired */
+    AucCompare c;      /* auc_compare_init's NaNs (n == 0) when the two runs' scores could not be paired */
     char note[240];    /* why not paired, or c.note */
 } Comparison;
 
@@ -1226,6 +1226,7 @@ static int cmp_idrow(const void *x, const void *y) {
  * left out of the numbers rather than failing the whole report. */
 static void compare_runs(const Ctx *c, ExpPipeline pa, ExpPipeline pb, double fraction, int repeat, Comparison *out) {
     memset(out, 0, sizeof *out);
+    auc_compare_init(&out->c); /* not compared: every number NaN (null, n/a) */
     out->a = pa, out->b = pb, out->fraction = fraction, out->repeat = repeat;
     char name[96], path[2][PATHN];
     const ExpPipeline p[2] = {pa, pb};
@@ -1265,7 +1266,6 @@ static void compare_runs(const Ctx *c, ExpPipeline pa, ExpPipeline pb, double fr
         sb[i] = s[1].score[j];
     }
     if (auc_delong_paired(s[0].score, sb, s[0].label, n, &out->c) != 0) {
-        out->c.n = 0;
         snprintf(out->note, sizeof out->note, "not compared: %.200s", kres_last_error());
         goto done;
     }
@@ -1407,8 +1407,7 @@ static int write_reports(Ctx *c) {
         jw_key(&w, "comparisons");
         jw_array_begin(&w);
         for (int i = 0; i < n_cmp; i++) {
-            const Comparison *m = &cmps[i];
-            const int ok = m->c.n > 0; /* else: not compared, every number null, the note says why */
+            const Comparison *m = &cmps[i]; /* not compared: every number null, the note says why */
             jw_object_begin(&w);
             jw_key(&w, "a"), jw_string(&w, exp_pipeline_id(m->a));
             jw_key(&w, "b"), jw_string(&w, exp_pipeline_id(m->b));
@@ -1419,7 +1418,7 @@ static int write_reports(Ctx *c) {
             const char *keys[] = {"auc_a", "auc_b", "diff", "lo", "hi", "se", "z", "p", "corr"};
             const double vals[] = {m->c.auc_a, m->c.auc_b, m->c.diff, m->c.lo, m->c.hi,
                                    m->c.se, m->c.z, m->c.p, m->c.corr};
-            for (int k = 0; k < (int)(sizeof keys / sizeof *keys); k++) jw_key(&w, keys[k]), jw_number(&w, ok ? vals[k] : NAN);
+            for (int k = 0; k < (int)(sizeof keys / sizeof *keys); k++) jw_key(&w, keys[k]), jw_number(&w, vals[k]);
             jw_key(&w, "note");
             if (m->note[0]) jw_string(&w, m->note);
             else jw_null(&w);
@@ -1493,15 +1492,14 @@ static int write_reports(Ctx *c) {
             for (int i = 0; i < n_cmp; i++) {
                 const Comparison *m = &cmps[i];
                 char dci[96], z[32], pv[32], rep[16] = "";
-                const int ok = m->c.n > 0;
                 fmt_pct(pct, sizeof pct, m->fraction);
                 if (R > 1) snprintf(rep, sizeof rep, " %d |", m->repeat);
-                fmt3(a, sizeof a, ok ? m->c.auc_a : NAN), fmt3(b, sizeof b, ok ? m->c.auc_b : NAN);
-                if (!ok) snprintf(dci, sizeof dci, "n/a");
+                fmt3(a, sizeof a, m->c.auc_a), fmt3(b, sizeof b, m->c.auc_b);
+                if (isnan(m->c.diff)) snprintf(dci, sizeof dci, "n/a");
                 else if (isnan(m->c.lo)) snprintf(dci, sizeof dci, "%+.3f (n/a)", m->c.diff);
                 else snprintf(dci, sizeof dci, "%+.3f (%+.3f to %+.3f)", m->c.diff, m->c.lo, m->c.hi);
-                fmt2(z, sizeof z, ok ? m->c.z : NAN);
-                fmt_p(pv, sizeof pv, ok ? m->c.p : NAN);
+                fmt2(z, sizeof z, m->c.z);
+                fmt_p(pv, sizeof pv, m->c.p);
                 fprintf(f, "| %s vs %s | %s |%s %s | %s | %s | %s | %s |\n", exp_pipeline_label(m->a),
                         exp_pipeline_label(m->b), pct, rep, a, b, dci, z, pv);
             }
@@ -1587,12 +1585,10 @@ static int write_reports(Ctx *c) {
         ReportComparison *rcmp = xcalloc((size_t)n_cmp + 1, sizeof *rcmp);
         for (int i = 0; i < n_cmp; i++) {
             const Comparison *m = &cmps[i];
-            const int ok = m->c.n > 0;
             rcmp[i] = (ReportComparison){.a = exp_pipeline_label(m->a), .b = exp_pipeline_label(m->b),
                                          .fraction = m->fraction, .repeat = m->repeat, .n = m->c.n,
-                                         .auc_a = ok ? m->c.auc_a : NAN, .auc_b = ok ? m->c.auc_b : NAN,
-                                         .diff = ok ? m->c.diff : NAN, .lo = ok ? m->c.lo : NAN,
-                                         .hi = ok ? m->c.hi : NAN, .z = ok ? m->c.z : NAN, .p = ok ? m->c.p : NAN,
+                                         .auc_a = m->c.auc_a, .auc_b = m->c.auc_b, .diff = m->c.diff,
+                                         .lo = m->c.lo, .hi = m->c.hi, .z = m->c.z, .p = m->c.p,
                                          .note = m->note[0] ? m->note : NULL};
         }
         char title[400], subtitle[400], spread[96], interval[160], roc_cap[160], footer[600];
