@@ -1176,23 +1176,37 @@ static char *notes_text(const Ctx *c, int complete, int n_done, int n_total, con
     return buf;
 }
 
-/* Read scores.csv of a finished run into (scores, labels) for a ROC curve. */
-static int roc_of_run(const Ctx *c, ExpPipeline p, double fraction, int repeat, RocCurve *out) {
-    char name[96], path[PATHN];
-    exp_run_name(name, sizeof name, p, fraction, repeat);
-    if (pathf(path, "%s/runs/%s/scores.csv", c->o->out_dir, name) != 0) return -1;
+/* One finished run's scores.csv as the report uses it: read once (on first use), for every
+ * comparison the run is in and, at the largest fraction and repeat 1, its ROC curve. */
+typedef struct {
+    int loaded, ok;
     Scores s;
-    memset(&s, 0, sizeof s);
-    int rc = -1;
+    char path[PATHN];
+    char err[256]; /* kres_last_error() of a failed read */
+} RunScores;
+
+static const RunScores *run_scores(const Ctx *c, RunScores *rs, ExpPipeline p, double fraction, int repeat) {
+    if (rs->loaded) return rs;
+    char name[96];
+    exp_run_name(name, sizeof name, p, fraction, repeat);
+    rs->loaded = 1;
+    rs->ok = pathf(rs->path, "%s/runs/%s/scores.csv", c->o->out_dir, name) == 0 && scores_read(rs->path, 0, &rs->s) == 0;
+    if (!rs->ok) snprintf(rs->err, sizeof rs->err, "%s", kres_last_error());
+    return rs;
+}
+
+static void run_scores_free(RunScores *rs, int n) {
+    for (int i = 0; i < n; i++) scores_free(&rs[i].s);
+    memset(rs, 0, (size_t)n * sizeof *rs);
+}
+
+/* The (downsampled) ROC curve of a run's scores. */
+static int roc_of_run(const RunScores *rs, RocCurve *out) {
+    if (!rs->ok) return -1;
     RocCurve full;
     memset(&full, 0, sizeof full);
-    if (scores_read(path, 0, &s) != 0) goto done;
-    if (roc_curve(s.score, s.label, s.n, &full) != 0) goto done;
-    if (roc_downsample(&full, 300, out) != 0) goto done;
-    rc = 0;
-done:
+    int rc = roc_curve(rs->s.score, rs->s.label, rs->s.n, &full) != 0 || roc_downsample(&full, 300, out) != 0 ? -1 : 0;
     roc_curve_free(&full);
-    scores_free(&s);
     return rc;
 }
 
@@ -1220,59 +1234,50 @@ static int cmp_idrow(const void *x, const void *y) {
     return (a->id > b->id) - (a->id < b->id);
 }
 
-/* Both runs' scores.csv, matched record by record (by ecg_id: the same records in the same
+/* Both runs' scores, matched record by record (by ecg_id: the same records in the same
  * order in practice, but nothing here relies on the order), then the paired DeLong test.
  * A pair that cannot be matched (other records, another label) is reported in `note` and
  * left out of the numbers rather than failing the whole report. */
-static void compare_runs(const Ctx *c, ExpPipeline pa, ExpPipeline pb, double fraction, int repeat, Comparison *out) {
+static void compare_runs(const RunScores *ra, const RunScores *rb, ExpPipeline pa, ExpPipeline pb, double fraction,
+                         int repeat, Comparison *out) {
     memset(out, 0, sizeof *out);
     auc_compare_init(&out->c); /* not compared: every number NaN (null, n/a) */
     out->a = pa, out->b = pb, out->fraction = fraction, out->repeat = repeat;
-    char name[96], path[2][PATHN];
-    const ExpPipeline p[2] = {pa, pb};
-    Scores s[2];
-    memset(s, 0, sizeof s);
-    IdRow *byid = NULL;
-    float *sb = NULL;
-    unsigned char *used = NULL;
-    for (int k = 0; k < 2; k++) {
-        exp_run_name(name, sizeof name, p[k], fraction, repeat);
-        if (pathf(path[k], "%s/runs/%s/scores.csv", c->o->out_dir, name) != 0 || scores_read(path[k], 0, &s[k]) != 0) {
-            snprintf(out->note, sizeof out->note, "not compared: %.200s", kres_last_error());
-            goto done;
-        }
+    if (!ra->ok || !rb->ok) {
+        snprintf(out->note, sizeof out->note, "not compared: %.200s", !ra->ok ? ra->err : rb->err);
+        return;
     }
-    if (s[0].n != s[1].n) {
-        snprintf(out->note, sizeof out->note, "not compared: %s scored %d ECGs, %s %d", exp_pipeline_label(pa), s[0].n,
-                 exp_pipeline_label(pb), s[1].n);
-        goto done;
+    const Scores *sa = &ra->s, *sb = &rb->s;
+    if (sa->n != sb->n) {
+        snprintf(out->note, sizeof out->note, "not compared: %s scored %d ECGs, %s %d", exp_pipeline_label(pa), sa->n,
+                 exp_pipeline_label(pb), sb->n);
+        return;
     }
     /* B's rows sorted by ecg_id, looked up for each of A's rows; each B row used once */
-    const int n = s[0].n;
-    byid = xmalloc((size_t)n * sizeof *byid + 1);
-    sb = xmalloc((size_t)n * sizeof *sb + 1);
-    used = xcalloc((size_t)n + 1, 1);
-    for (int i = 0; i < n; i++) byid[i] = (IdRow){s[1].ecg_id[i], i};
+    const int n = sa->n;
+    IdRow *byid = xmalloc((size_t)n * sizeof *byid + 1);
+    float *b_score = xmalloc((size_t)n * sizeof *b_score + 1); /* B's score of A's row i */
+    unsigned char *used = xcalloc((size_t)n + 1, 1);
+    for (int i = 0; i < n; i++) byid[i] = (IdRow){sb->ecg_id[i], i};
     qsort(byid, (size_t)n, sizeof *byid, cmp_idrow);
     for (int i = 0; i < n; i++) {
-        IdRow key = {s[0].ecg_id[i], 0}, *hit = bsearch(&key, byid, (size_t)n, sizeof *byid, cmp_idrow);
+        IdRow key = {sa->ecg_id[i], 0}, *hit = bsearch(&key, byid, (size_t)n, sizeof *byid, cmp_idrow);
         int j = hit ? hit->row : -1;
-        if (j < 0 || used[j] || s[1].label[j] != s[0].label[i]) {
+        if (j < 0 || used[j] || sb->label[j] != sa->label[i]) {
             snprintf(out->note, sizeof out->note, "not compared: ecg_id %d is %s in %.150s", key.id,
-                     j < 0 ? "missing" : used[j] ? "repeated" : "labelled differently", path[1]);
+                     j < 0 ? "missing" : used[j] ? "repeated" : "labelled differently", rb->path);
             goto done;
         }
         used[j] = 1;
-        sb[i] = s[1].score[j];
+        b_score[i] = sb->score[j];
     }
-    if (auc_delong_paired(s[0].score, sb, s[0].label, n, &out->c) != 0) {
+    if (auc_delong_paired(sa->score, b_score, sa->label, n, &out->c) != 0) {
         snprintf(out->note, sizeof out->note, "not compared: %.200s", kres_last_error());
         goto done;
     }
     snprintf(out->note, sizeof out->note, "%s", out->c.note);
 done:
-    free(byid), free(sb), free(used);
-    scores_free(&s[0]), scores_free(&s[1]);
+    free(byid), free(b_score), free(used);
 }
 
 /* "0.042", or "<0.001" (every digit is in results.json) */
@@ -1336,13 +1341,21 @@ static int write_reports(Ctx *c) {
      * the runs' scores.csv: a resumed or --report-only invocation gets them too. */
     Comparison *cmps = xcalloc((size_t)F * R * EXP_NCOMPARE + 1, sizeof *cmps);
     int n_cmp = 0;
+    /* each run's scores read once per report; the first cell's are kept for the ROC curves */
+    RunScores first[EXP_NPIPELINES], cur[EXP_NPIPELINES];
+    memset(first, 0, sizeof first), memset(cur, 0, sizeof cur);
     for (int fi = 0; fi < F; fi++)
-        for (int r = 0; r < R; r++)
+        for (int r = 0; r < R; r++) {
+            RunScores *rs = fi == 0 && r == 0 ? first : cur;
             for (int k = 0; k < EXP_NCOMPARE; k++) {
                 const ExpPipeline pa = CMP_PAIR[k][0], pb = CMP_PAIR[k][1];
                 if (!slots[((size_t)pa * F + fi) * R + r].v || !slots[((size_t)pb * F + fi) * R + r].v) continue;
-                compare_runs(c, pa, pb, o->fractions[fi], r + 1, &cmps[n_cmp++]);
+                const RunScores *ra = run_scores(c, &rs[pa], pa, o->fractions[fi], r + 1);
+                const RunScores *rb = run_scores(c, &rs[pb], pb, o->fractions[fi], r + 1);
+                compare_runs(ra, rb, pa, pb, o->fractions[fi], r + 1, &cmps[n_cmp++]);
             }
+            if (rs == cur) run_scores_free(cur, P);
+        }
     const int cmp_n = comparisons_common_n(cmps, n_cmp);
     const char *cmp_on = o->cv ? "pooled out-of-fold predictions over 10 folds" : "holdout fold 10";
 
@@ -1576,7 +1589,7 @@ static int write_reports(Ctx *c) {
             }
             /* ROC at the largest fraction, repeat 1 */
             const JsonValue *v = slots[((size_t)p * F + 0) * R + 0].v;
-            if (v && roc_of_run(c, (ExpPipeline)p, o->fractions[0], 1, &curves[p]) == 0) {
+            if (v && roc_of_run(run_scores(c, &first[p], (ExpPipeline)p, o->fractions[0], 1), &curves[p]) == 0) {
                 rocs[nrocs++] = (ReportRoc){.label = exp_pipeline_label((ExpPipeline)p), .n = curves[p].n,
                                             .fpr = curves[p].fpr, .tpr = curves[p].tpr, .auc = jnum(v, "auc"),
                                             .auc_lo = jnum(v, "auc_lo"), .auc_hi = jnum(v, "auc_hi")};
@@ -1629,6 +1642,7 @@ static int write_reports(Ctx *c) {
     msg(c, "wrote %s/results.json, results.md and report.html (%d of %d runs%s)", o->out_dir, n_done, n_total,
         complete ? "" : "; INCOMPLETE");
 done_notes:
+    run_scores_free(first, P);
     free(cmps);
     free(notes);
 done:
