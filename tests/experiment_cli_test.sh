@@ -40,6 +40,7 @@ check "nothing written for a missing data dir" test ! -e "$TMP/x"
 expect_exit 1 "pretraining data holding the holdout ECGs is refused" -- "$KRES" experiment --data "$S" \
     --out "$TMP/leak" --pretrain-data "$S/records100" "${TOY[@]}"
 check "refusal explains the leak" grep -q "held-out folds 9,10" "$TMP/err"
+check "refusal counts every held-out ECG of the directory" grep -q "holds 144 ECGs of the held-out folds" "$TMP/err"
 check "no encoder trained on leaked data" test ! -e "$TMP/leak/pretrain/encoder.safetensors"
 expect_exit 1 "unreadable model config" -- "$KRES" experiment --data "$S" --out "$TMP/x" --model-config "$TMP/none.json"
 

@@ -494,11 +494,8 @@ static int check_pretrain_leak(Ctx *c, const PretrainOptions *p, unsigned exclud
     int rc = pretrain_corpus_build(p, &corpus), n = 0;
     const char *first = NULL;
     for (int i = 0; rc == 0 && i < corpus.n; i++) {
-        const char *b = strrchr(corpus.path[i], '/');
-        b = b ? b + 1 : corpus.path[i];
-        int id, used = 0;
-        if (strlen(b) == 8 && sscanf(b, "%5d_%*[lh]r%n", &id, &used) == 1 && used == 8 && id >= 0 && id <= maxid &&
-            held[id]) {
+        const int id = pretrain_record_ecg_id(corpus.path[i]); /* as the corpus matches them */
+        if (id >= 0 && id <= maxid && held[id]) {
             if (!first) first = corpus.path[i];
             n++;
         }

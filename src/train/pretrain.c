@@ -154,8 +154,7 @@ static int walk_wfdb(const char *dir, int depth, Paths *out, int *nfound) {
     return rc;
 }
 
-/* PTB-XL file name "NNNNN_lr" / "NNNNN_hr" -> ecg_id, else -1. */
-static int ptbxl_basename_id(const char *path) {
+int pretrain_record_ecg_id(const char *path) {
     const char *b = strrchr(path, '/');
     b = b ? b + 1 : path;
     if (strlen(b) != 8 || (strcmp(b + 5, "_lr") != 0 && strcmp(b + 5, "_hr") != 0)) return -1;
@@ -264,7 +263,7 @@ int pretrain_corpus_build(const PretrainOptions *o, PretrainCorpus *c) {
              * v1.0.3 duplicates (their twin may be a holdout ECG). */
             int w = before;
             for (int i = before; i < P.n; i++) {
-                int id = have_ptbxl ? ptbxl_basename_id(P.path[i]) : -1;
+                int id = have_ptbxl ? pretrain_record_ecg_id(P.path[i]) : -1;
                 if (id >= 0 && id < excl_cap && excl_id[id]) {
                     free(P.path[i]);
                     c->n_excluded++;

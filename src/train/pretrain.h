@@ -91,6 +91,9 @@ typedef struct {
 } PretrainCorpus;
 int pretrain_corpus_build(const PretrainOptions *o, PretrainCorpus *c);
 void pretrain_corpus_free(PretrainCorpus *c);
+/* The ecg_id of a record named like PTB-XL's files ("dir/NNNNN_lr", "dir/NNNNN_hr"), else
+ * -1: how a plain record is recognised as a PTB-XL ECG (a held-out one, a duplicate). */
+int pretrain_record_ecg_id(const char *path);
 
 typedef struct {
     PretrainCorpus corpus;       /* what was used (owned; freed by pretrain_result_free) */
