@@ -88,6 +88,11 @@ printf 'label,score\n1,0.8\n1,0.4\n1,0.7\n0,0.4\n0,0.6\n0,0.2\n' >"$TMP/cnoid.cs
 expect_exit 0 "compare without ids" -- "$KRES" eval --scores "$TMP/ca.csv" --compare "$TMP/cnoid.csv"
 check "without ids: same p" grep -q '^p  *0.8445 ' "$TMP/out"
 check "without ids: warning" grep -q 'warning.*cnoid.csv has no id column' "$TMP/err"
+expect_exit 0 "compare: the first file without ids" -- "$KRES" eval --scores "$TMP/cnoid.csv" --compare "$TMP/ca.csv"
+check "first without ids: the warning names it" grep -q 'warning.*cnoid.csv has no id column' "$TMP/err"
+check "first without ids: the difference negated" grep -q '^A - B  *-0.0556 ' "$TMP/out"
+expect_exit 0 "compare: neither file with ids" -- "$KRES" eval --scores "$TMP/cnoid.csv" --compare "$TMP/cnoid.csv"
+check "neither with ids: no warning" test ! -s "$TMP/err"
 # not the same cases: exit 1, naming the second file and the first differing row
 head -n 6 "$TMP/cb.csv" >"$TMP/cshort.csv"
 expect_exit 1 "compare: fewer rows" -- "$KRES" eval --scores "$TMP/ca.csv" --compare "$TMP/cshort.csv"

@@ -117,12 +117,10 @@ static int eval_compare_path(const EvalArgs *a) {
         auc_delong_paired(ta.score, tb.score, ta.label, ta.n, &c) != 0) {
         rc = data_error();
     } else {
-        if (ta.id && !tb.id)
+        /* ids are checked only when both files have them: say which one lacks them */
+        if (!ta.id != !tb.id)
             fprintf(stderr, "kres: warning: eval: %s has no id column: rows matched by position and label only\n",
-                    a->compare_path);
-        else if (!ta.id && tb.id)
-            fprintf(stderr, "kres: warning: eval: %s has no id column: rows matched by position and label only\n",
-                    a->scores_path);
+                    ta.id ? a->compare_path : a->scores_path);
         auc_compare_print(&c, a->scores_path, a->compare_path, a->json, stdout);
         fflush(stdout);
     }
