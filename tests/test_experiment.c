@@ -360,6 +360,15 @@ static void test_holdout_end_to_end(void) {
     }
     CHECK(n_missing == 2); /* probe vs supervised and fine-tune vs probe at 25% */
     json_free(v);
+    /* the comparisons made are all on the 45 test ECGs, and both captions say so */
+    snprintf(path, sizeof path, "%s/results.md", out);
+    char *md2 = read_file_all(path, NULL);
+    CHECK(md2 && strstr(md2, "Paired DeLong test on the same 45 ECGs (holdout fold 10)"));
+    free(md2);
+    snprintf(path, sizeof path, "%s/report.html", out);
+    char *html2 = read_file_all(path, NULL);
+    CHECK(html2 && strstr(html2, "<caption>Paired DeLong test on the same 45 ECGs (the holdout)"));
+    free(html2);
 
     /* A lost run is redone; the others stay skipped. */
     snprintf(path, sizeof path, "%s/runs/probe-f0.25-r1/result.json", out);

@@ -222,6 +222,16 @@ int main(int argc, char **argv) {
     CHECK(strstr(h2, "<caption>Paired DeLong test on the same ECGs within each row (pooled out-of-fold predictions "
                      "over 10 folds), two-sided; p-values not adjusted") != NULL);
     free(h2);
+    /* a pair not compared (n 0) does not count against the others' common n: the caption
+     * names it, as results.md's does (report_comparisons_common_n) */
+    ReportComparison cmp3[2] = {cmp[0], cmp[2]};
+    cmp3[1].n = 0, cmp3[1].note = "not compared: scores.csv missing";
+    CHECK(report_comparisons_common_n(cmp3, 2) == 45 && report_comparisons_common_n(cmp2, 2) == 0);
+    CHECK(report_comparisons_common_n(cmp3 + 1, 1) == 0 && report_comparisons_common_n(cmp, 3) == 45);
+    x.d.comparisons = cmp3, x.d.n_comparisons = 2, x.d.cv_folds = 0;
+    h2 = report_render_html(&x.d);
+    CHECK(strstr(h2, "<caption>Paired DeLong test on the same 45 ECGs (the holdout), two-sided;") != NULL);
+    free(h2);
     x.d.comparisons = NULL, x.d.n_comparisons = 0, x.d.cv_folds = 0;
 
     /* empty and odd inputs must not crash */

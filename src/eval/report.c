@@ -514,16 +514,24 @@ static const char *fmt_p(char *buf, size_t n, double p) {
     return buf;
 }
 
+int report_comparisons_common_n(const ReportComparison *c, int n) {
+    int n0 = 0;
+    for (int i = 0; i < n; i++) {
+        if (c[i].n <= 0) continue;
+        if (n0 == 0) n0 = c[i].n;
+        else if (c[i].n != n0) return 0;
+    }
+    return n0;
+}
+
 static void comparisons_html(Sb *b, const ReportData *d) {
     char on[96], v[8][64];
     evaluated_on(d, on, sizeof on);
-    int same_n = 1, show_repeat = 0;
-    for (int i = 0; i < d->n_comparisons; i++) {
-        same_n &= d->comparisons[i].n == d->comparisons[0].n;
-        show_repeat |= d->comparisons[i].repeat > 1;
-    }
+    int show_repeat = 0;
+    for (int i = 0; i < d->n_comparisons; i++) show_repeat |= d->comparisons[i].repeat > 1;
+    const int same_n = report_comparisons_common_n(d->comparisons, d->n_comparisons);
     sb_puts(b, "<div class=\"table-wrap\"><table class=\"comparisons\"><caption>");
-    if (same_n) sb_printf(b, "Paired DeLong test on the same %d ECGs (%s)", d->comparisons[0].n, on);
+    if (same_n > 0) sb_printf(b, "Paired DeLong test on the same %d ECGs (%s)", same_n, on);
     else sb_printf(b, "Paired DeLong test on the same ECGs within each row (%s)", on);
     sb_puts(b, ", two-sided; p-values not adjusted for multiple comparisons. Difference = AUC of the first "
                "pipeline minus the second, with its 95% Wald CI.</caption>");

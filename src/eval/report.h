@@ -44,6 +44,11 @@ typedef struct {
     const char *note;            /* why something is n/a (may be NULL) */
 } ReportComparison;
 
+/* The number of ECGs shared by every comparison made (rows with n > 0; n == 0 marks a pair
+ * not compared), or 0 if none was made or their counts differ. The table caption names it;
+ * results.md's caption uses it too, so both say the same. */
+int report_comparisons_common_n(const ReportComparison *c, int n);
+
 typedef struct {
     const char *title;           /* page title and <h1> */
     const char *subtitle;        /* one line under the title (may be NULL) */

@@ -1284,17 +1284,6 @@ static void fmt_p(char *b, size_t n, double p) {
     else snprintf(b, n, "%.3f", p);
 }
 
-/* The ECG count shared by every comparison made (0 if none was made or the counts differ). */
-static int comparisons_common_n(const Comparison *m, int n) {
-    int n0 = 0;
-    for (int i = 0; i < n; i++) {
-        if (m[i].c.n <= 0) continue;
-        if (n0 == 0) n0 = m[i].c.n;
-        else if (m[i].c.n != n0) return 0;
-    }
-    return n0;
-}
-
 static int write_reports(Ctx *c) {
     const ExperimentOptions *o = c->o;
     const int F = o->n_fractions, R = o->repeats, P = EXP_NPIPELINES;
@@ -1353,7 +1342,17 @@ static int write_reports(Ctx *c) {
             }
             if (rs == cur) run_scores_free(cur, P);
         }
-    const int cmp_n = comparisons_common_n(cmps, n_cmp);
+    /* the report's rows; their common ECG count captions results.md's table and report.html's */
+    ReportComparison *rcmp = xcalloc((size_t)n_cmp + 1, sizeof *rcmp);
+    for (int i = 0; i < n_cmp; i++) {
+        const Comparison *m = &cmps[i];
+        rcmp[i] = (ReportComparison){.a = exp_pipeline_label(m->a), .b = exp_pipeline_label(m->b),
+                                     .fraction = m->fraction, .repeat = m->repeat, .n = m->c.n,
+                                     .auc_a = m->c.auc_a, .auc_b = m->c.auc_b, .diff = m->c.diff,
+                                     .lo = m->c.lo, .hi = m->c.hi, .z = m->c.z, .p = m->c.p,
+                                     .note = m->note[0] ? m->note : NULL};
+    }
+    const int cmp_n = report_comparisons_common_n(rcmp, n_cmp);
     const char *cmp_on = o->cv ? "pooled out-of-fold predictions over 10 folds" : "holdout fold 10";
 
     /* ---- results.json ---- */
@@ -1592,15 +1591,6 @@ static int write_reports(Ctx *c) {
                                             .auc_lo = jnum(v, "auc_lo"), .auc_hi = jnum(v, "auc_hi")};
             }
         }
-        ReportComparison *rcmp = xcalloc((size_t)n_cmp + 1, sizeof *rcmp);
-        for (int i = 0; i < n_cmp; i++) {
-            const Comparison *m = &cmps[i];
-            rcmp[i] = (ReportComparison){.a = exp_pipeline_label(m->a), .b = exp_pipeline_label(m->b),
-                                         .fraction = m->fraction, .repeat = m->repeat, .n = m->c.n,
-                                         .auc_a = m->c.auc_a, .auc_b = m->c.auc_b, .diff = m->c.diff,
-                                         .lo = m->c.lo, .hi = m->c.hi, .z = m->c.z, .p = m->c.p,
-                                         .note = m->note[0] ? m->note : NULL};
-        }
         char title[400], subtitle[400], spread[96], interval[160], roc_cap[160], footer[600];
         if (strcmp(c->task.name, "heart-block") == 0)
             snprintf(title, sizeof title, "Heart block on PTB-XL: supervised vs fine-tuned vs linear probe");
@@ -1630,7 +1620,6 @@ static int write_reports(Ctx *c) {
                         .cv_folds = o->cv ? PTBXL_NFOLDS : 0, .comparisons = rcmp, .n_comparisons = n_cmp};
         int e = pathf(path, "%s/report.html", o->out_dir) || report_write_html(path, &d);
         for (int p = 0; p < P; p++) roc_curve_free(&curves[p]);
-        free(rcmp);
         free(rows);
         free(sx);
         if (e) goto done_notes;
@@ -1640,6 +1629,7 @@ static int write_reports(Ctx *c) {
         complete ? "" : "; INCOMPLETE");
 done_notes:
     run_scores_free(first, P);
+    free(rcmp);
     free(cmps);
     free(notes);
 done:
