@@ -313,6 +313,7 @@ int main(int argc, char **argv) {
     double *t = xmalloc(sizeof(double) * (size_t)o.reps);
     double *tc = xmalloc(sizeof(double) * (size_t)o.reps);
     float loss = 0;
+    if (!training) kres_freeze(m, 1); /* inference: weights fixed, as in kres predict */
     for (int r = -o.warmup; r < o.reps; r++) {
         double t0 = now_seconds(), c0 = cpu_seconds();
         if (training) {

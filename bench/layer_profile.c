@@ -96,6 +96,7 @@ int main(int argc, char **argv) {
     Rng r;
     rng_seed(&r, 3);
     for (size_t i = 0; i < n; i++) x[i] = (float)rng_normal(&r);
+    kres_freeze(m, 1); /* as bench_kres's inference modes and kres predict */
     for (int w = 0; w < 3; w++) kres_forward(m, x, B, 0, NULL); /* warm-up: caches, spectra */
     memset(prof_ms, 0, sizeof prof_ms);
     double *each = xmalloc((size_t)reps * sizeof(double)), total = 0;

@@ -7,8 +7,10 @@
  * bias, no input gradient (first layer). Backward must ACCUMULATE into prefilled buffers.
  * bf16 runs only where the CPU has native bf16 (else: a skip message, and a check that it
  * is refused). The direct batch-1 forward (conv1d_direct.c) is checked on its own shapes:
- * both kernels, every row and column remainder, strides 1-4, thread counts. A small KRes model with the FFT path forced must match the reference backend
- * through the whole network. */
+ * both kernels, every row and column remainder, strides 1-4, thread counts; so is the
+ * Winograd forward (conv1d_winograd.c), with its cache of transformed weights and the
+ * kres_freeze promise (nn/frozen.h) that lets it skip re-checking them. A small KRes model
+ * with the FFT path forced must match the reference backend through the whole network. */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -19,6 +21,8 @@
 #include "nn/conv1d_dnnl.h"
 #include "nn/conv1d_direct.h"
 #include "nn/conv1d_fft.h"
+#include "nn/conv1d_winograd.h"
+#include "nn/frozen.h"
 #include "nn/activation.h"
 #include "nn/batchnorm.h"
 #include "nn/cpu_features.h"
@@ -515,9 +519,194 @@ static void test_direct(void) {
     CHECK(conv1d_direct_workspace_bytes() == 0);
 }
 
+/* The Winograd F(4, 4) forward against the reference: strides 1-4 (phases with 1-5 tap
+ * blocks), kernels that are not a multiple of 4, output-channel remainders of its 6-row
+ * kernel, tile counts below, at and above its 16-tile block, outputs not a multiple of 4,
+ * padding 0 and past the kernel, bias, two examples; one and two threads give the same
+ * bits; every output is written. Then its weight cache: changed weights (same pointer) are
+ * noticed without a promise; under a frozen.h promise the check happens once, and a new
+ * promise checks again. Then routing: the dnnl backend sends frozen batch-1 forwards of the
+ * KRes conv2 shapes here, unfrozen ones to the direct kernels. */
+static void test_winograd(void) {
+    if (!conv1d_winograd_available()) {
+        printf("test_backend: Winograd kernel skipped: %s\n", cpu_features_summary());
+        CHECK(!conv1d_winograd_wins(1, 128, 128, 1024, 17, 4, 8));
+        return;
+    }
+    static const Shape shapes[] = {
+        /* B Cin Cout L K S P bias */
+        {1, 5, 7, 64, 17, 1, 8, 0, 0},     /* 16 tiles, 5 blocks, rows 6 + 1 */
+        {1, 6, 13, 250, 17, 4, 8, 1, 0},   /* stride 4: 62 outputs, 16 tiles; rows 6+6+1 */
+        {2, 3, 12, 37, 9, 1, 4, 1, 0},     /* 37 outputs (10 tiles), two examples */
+        {1, 4, 6, 301, 17, 2, 8, 0, 0},    /* stride 2, 151 outputs: 38 tiles, 3 blocks of 16 */
+        {1, 7, 5, 90, 11, 3, 0, 1, 0},     /* stride 3, no padding, 27 outputs */
+        {1, 3, 8, 20, 4, 1, 10, 0, 0},     /* padding past the kernel, one block */
+        {1, 9, 11, 200, 8, 4, 3, 0, 0},    /* stride 4, K 8: two taps per phase */
+        {2, 16, 20, 128, 17, 4, 8, 1, 0},  /* KRes conv2-like, 32 outputs, two examples */
+    };
+    Rng r;
+    rng_seed(&r, 17);
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        const Shape *s = &shapes[si];
+        const int Lo = conv1d_out_len(s->L, s->K, s->S, s->P);
+        const size_t nx = (size_t)s->B * s->Cin * s->L, ny = (size_t)s->B * s->Cout * Lo;
+        const size_t nw = (size_t)s->Cout * s->Cin * s->K;
+        float *x = xmalloc(nx * sizeof(float)), *w = xmalloc(nw * sizeof(float));
+        float *bias = xmalloc((size_t)s->Cout * sizeof(float));
+        float *yr = xmalloc(ny * sizeof(float)), *y1 = xmalloc(ny * sizeof(float));
+        float *y2 = xmalloc(ny * sizeof(float));
+        fill(x, nx, &r);
+        fill(w, nw, &r);
+        fill(bias, (size_t)s->Cout, &r);
+        const float *b = s->bias ? bias : NULL;
+        conv1d_forward_ref(yr, x, w, b, s->B, s->Cin, s->Cout, s->L, s->K, s->S, s->P);
+        for (size_t i = 0; i < ny; i++) y1[i] = y2[i] = NAN; /* must overwrite everything */
+        omp_set_num_threads(1);
+        conv1d_winograd_forward(y1, x, w, b, s->B, s->Cin, s->Cout, s->L, s->K, s->S, s->P);
+        omp_set_num_threads(2);
+        conv1d_winograd_forward(y2, x, w, b, s->B, s->Cin, s->Cout, s->L, s->K, s->S, s->P);
+        double e = rel_err(y1, yr, ny);
+        CHECKF(e <= 2e-5, "winograd shape %zu (Lout %d): forward error %.3e", si, Lo, e);
+        CHECKF(memcmp(y1, y2, ny * sizeof(float)) == 0, "winograd shape %zu: 1 vs 2 threads", si);
+        free(x), free(w), free(bias), free(yr), free(y1), free(y2);
+    }
+
+    /* the cache of transformed weights, one weight buffer changed in place */
+    const int Cin = 8, Cout = 7, L = 96, K = 17, S = 4, P = 8, Lo = conv1d_out_len(L, K, S, P);
+    const size_t nx = (size_t)Cin * L, nw = (size_t)Cout * Cin * K, ny = (size_t)Cout * Lo;
+    float *x = xmalloc(nx * sizeof(float)), *w = xmalloc(nw * sizeof(float));
+    float *y = xmalloc(ny * sizeof(float)), *yr = xmalloc(ny * sizeof(float));
+    float *y0 = xmalloc(ny * sizeof(float));
+    fill(x, nx, &r);
+    fill(w, nw, &r);
+    conv1d_winograd_forward(y0, x, w, NULL, 1, Cin, Cout, L, K, S, P);
+    w[3] += 0.75f; /* no promise: noticed */
+    conv1d_winograd_forward(y, x, w, NULL, 1, Cin, Cout, L, K, S, P);
+    conv1d_forward_ref(yr, x, w, NULL, 1, Cin, Cout, L, K, S, P);
+    CHECK(rel_err(y, yr, ny) <= 2e-5);
+    CHECK(memcmp(y, y0, ny * sizeof(float)) != 0);
+    const uint64_t g1 = frozen_new_generation(), g2 = frozen_new_generation();
+    CHECK(g1 != 0 && g2 != g1);
+    frozen_set_generation(g1);
+    CHECK(frozen_generation() == g1);
+    conv1d_winograd_forward(y0, x, w, NULL, 1, Cin, Cout, L, K, S, P); /* checked once */
+    CHECK(memcmp(y0, y, ny * sizeof(float)) == 0);
+    w[3] -= 0.75f; /* breaks the promise: the transform is trusted, so the output is stale */
+    conv1d_winograd_forward(y0, x, w, NULL, 1, Cin, Cout, L, K, S, P);
+    CHECK(memcmp(y0, y, ny * sizeof(float)) == 0);
+    frozen_set_generation(g2); /* a new promise checks again */
+    conv1d_winograd_forward(y0, x, w, NULL, 1, Cin, Cout, L, K, S, P);
+    conv1d_forward_ref(yr, x, w, NULL, 1, Cin, Cout, L, K, S, P);
+    CHECK(rel_err(y0, yr, ny) <= 2e-5);
+    CHECK(memcmp(y0, y, ny * sizeof(float)) != 0);
+    frozen_set_generation(0);
+    free(x), free(w), free(y), free(yr), free(y0);
+
+    /* routing: the KRes layers it wins on, and those it leaves to the direct kernels */
+    CHECK(conv1d_winograd_wins(1, 128, 128, 1024, 17, 4, 8)); /* units.0.conv2 */
+    CHECK(conv1d_winograd_wins(1, 196, 196, 256, 17, 4, 8));  /* units.1.conv2 */
+    CHECK(conv1d_winograd_wins(2, 196, 256, 64, 17, 1, 8));   /* units.2.conv1 */
+    CHECK(!conv1d_winograd_wins(1, 12, 64, 1024, 17, 1, 8));  /* stem */
+    CHECK(!conv1d_winograd_wins(1, 256, 256, 64, 17, 4, 8));  /* units.2.conv2: 16 outputs */
+    CHECK(!conv1d_winograd_wins(64, 128, 128, 1024, 17, 4, 8));
+    CHECK(!conv1d_winograd_wins(1, 128, 128, 256, 1, 1, 0)); /* 1x1 */
+    {
+        const int Ci = 64, Co = 64, Ln = 256, n_y = 64 * 64;
+        const size_t n_x = (size_t)Ci * Ln, n_w = (size_t)Co * Ci * K;
+        float *xx = xmalloc(n_x * sizeof(float)), *ww = xmalloc(n_w * sizeof(float));
+        float *yw = xmalloc(n_y * sizeof(float)), *yb = xmalloc(n_y * sizeof(float));
+        float *yd = xmalloc(n_y * sizeof(float));
+        fill(xx, n_x, &r);
+        fill(ww, n_w, &r);
+        CHECK(conv1d_out_len(Ln, K, S, P) == 64 && conv1d_winograd_wins(1, Ci, Co, Ln, K, S, P));
+        conv1d_winograd_forward(yw, xx, ww, NULL, 1, Ci, Co, Ln, K, S, P);
+        conv1d_direct_forward(yd, xx, ww, NULL, 1, Ci, Co, Ln, K, S, P);
+        CHECK(memcmp(yw, yd, n_y * sizeof(float)) != 0); /* the two paths round differently */
+        nn_set_backend(NN_BACKEND_DNNL);
+        conv1d_dnnl_set_frozen_weights(1);
+        conv1d_forward(yb, xx, ww, NULL, 1, Ci, Co, Ln, K, S, P, NULL, 0);
+        CHECK(memcmp(yw, yb, n_y * sizeof(float)) == 0);
+        conv1d_dnnl_set_frozen_weights(0); /* training forwards: not cached, direct */
+        conv1d_forward(yb, xx, ww, NULL, 1, Ci, Co, Ln, K, S, P, NULL, 0);
+        CHECK(!conv1d_direct_available() || memcmp(yd, yb, n_y * sizeof(float)) == 0);
+        nn_set_backend(NN_BACKEND_FAST);
+        free(xx), free(ww), free(yw), free(yb), free(yd);
+    }
+    CHECK(conv1d_winograd_workspace_bytes() > 0);
+    conv1d_winograd_release();
+    CHECK(conv1d_winograd_workspace_bytes() == 0);
+}
+
+/* kres_freeze end to end, batch 1 through the dnnl backend on a model whose stride-4 conv2
+ * takes the Winograd path (64 channels, 64 outputs): logits match the reference backend;
+ * weights changed through kres_params (which ends the promise) are used; weights changed
+ * through an old pointer under a promise are not (the documented contract), until the
+ * next promise. */
+static void test_freeze_model(void) {
+    if (!conv1d_winograd_available()) return;
+    KresConfig c;
+    kres_config_default(&c);
+    c.in_leads = 3;
+    c.in_len = 256;
+    c.stem_width = 64;
+    c.nunits = 1;
+    c.widths[0] = 64;
+    c.dropout = 0.0f;
+    c.proj_hidden = 0;
+    Kres *m = kres_create(&c, 1, 21);
+    CHECK(m != NULL);
+    if (!m) return;
+    Rng r;
+    rng_seed(&r, 23);
+    const size_t nx = (size_t)c.in_leads * c.in_len;
+    float *x = xmalloc(nx * sizeof(float));
+    fill(x, nx, &r);
+    const KresTensor *w2 = kres_find_tensor(m, "units.0.conv2.weight");
+    CHECK(w2 != NULL);
+    if (!w2) return;
+    float *params = kres_params(m), ref[3], got[4];
+    for (int step = 0; step < 3; step++) {
+        /* the reference logit for the weights as they are now */
+        nn_set_backend(NN_BACKEND_REF);
+        kres_forward(m, x, 1, 0, NULL);
+        ref[step] = kres_logits(m)[0];
+        nn_set_backend(NN_BACKEND_DNNL);
+        conv1d_winograd_release();
+        kres_freeze(m, 1);
+        kres_forward(m, x, 1, 0, NULL);
+        got[step] = kres_logits(m)[0];
+        CHECKF(fabs(got[step] - ref[step]) <= 1e-4 * (1 + fabs(ref[step])),
+               "step %d: logit %.6f vs reference %.6f", step, got[step], ref[step]);
+        CHECK(conv1d_winograd_workspace_bytes() > 0); /* the path was taken */
+        float *p = kres_params(m) + w2->offset;       /* ends the promise */
+        for (size_t i = 0; i < w2->numel; i += 7) p[i] *= 1.5f;
+    }
+    CHECK(got[1] != got[0] && got[2] != got[1]);
+    /* a broken promise: weights written through the old pointer are not seen ... */
+    kres_freeze(m, 1);
+    kres_forward(m, x, 1, 0, NULL);
+    const float before = kres_logits(m)[0];
+    for (size_t i = 0; i < w2->numel; i += 5) params[w2->offset + i] *= -1.0f;
+    kres_forward(m, x, 1, 0, NULL);
+    CHECK(kres_logits(m)[0] == before);
+    /* ... until the next promise */
+    kres_freeze(m, 1);
+    kres_forward(m, x, 1, 0, NULL);
+    got[3] = kres_logits(m)[0];
+    nn_set_backend(NN_BACKEND_REF);
+    kres_forward(m, x, 1, 0, NULL);
+    CHECK(got[3] != before && fabs(got[3] - kres_logits(m)[0]) <= 1e-4 * (1 + fabs(got[3])));
+    CHECK(frozen_generation() == 0); /* kres_forward withdraws it */
+    nn_set_backend(NN_BACKEND_FAST);
+    free(x);
+    kres_free(m);
+}
+
 int main(void) {
     test_paths();
     test_direct();
+    test_winograd();
+    test_freeze_model();
     test_determinism_and_cache();
     test_plan();
     test_frozen();

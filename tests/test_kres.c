@@ -702,7 +702,8 @@ static void twin_dump(const char *dir) {
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "--twin-dump") == 0) {
         /* KRES_BACKEND=dnnl|ref: dump through that convolution backend (default: fast), so
-         * the twin also checks oneDNN, the FFT path and the batch-1/2 direct kernels */
+         * the twin also checks oneDNN, the FFT path and the batch-1/2 direct and Winograd
+         * kernels */
         const char *be = getenv("KRES_BACKEND");
         if (be && strcmp(be, "dnnl") == 0) nn_set_backend(NN_BACKEND_DNNL);
         else if (be && strcmp(be, "ref") == 0) nn_set_backend(NN_BACKEND_REF);

@@ -22,7 +22,8 @@ if [ ! -x "$DUMP" ]; then
 fi
 
 # Twice: through the library's default convolution backend (im2col + OpenBLAS) and through
-# the dnnl backend the CLI uses (oneDNN, FFT, and at batch 2 the direct kernels).
+# the dnnl backend the CLI uses (oneDNN, FFT, and at batch 2 the direct kernels and, for
+# the inference outputs, the Winograd path).
 for be in fast dnnl; do
     D=$TMP/$be
     mkdir -p "$D"

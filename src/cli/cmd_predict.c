@@ -80,6 +80,7 @@ int cmd_predict(int argc, char **argv) {
     PreprocConfig pc;
     int rc = KRES_EXIT_DATA;
     if (ckpt_load(model_path, 1, &m, &info) != 0) goto model_fail;
+    kres_freeze(m, 1); /* the weights stay as loaded: cached conv transforms checked once */
     if (strcmp(info.kind, "classifier") != 0) {
         kres_fail(model_path, "checkpoint kind is '%s', not a classifier (train one with 'kres train')", info.kind);
         goto model_fail;

@@ -23,6 +23,7 @@
 #include "common/util.h"
 #include "nn/conv1d.h"
 #include "nn/conv1d_direct.h"
+#include "nn/conv1d_winograd.h"
 #include "nn/conv1d_fft.h"
 #include "nn/cpu_features.h"
 
@@ -507,6 +508,13 @@ void conv1d_forward_dnnl(float *out, const float *inp, const float *weight, cons
         pthread_mutex_unlock(&G.lock);
         return;
     }
+    /* Winograd only with frozen weights: its transformed weights are cached, and in
+     * training they would be recomputed every step */
+    if (prec == NN_PREC_FP32 && g_frozen && conv1d_winograd_wins(B, Cin, Cout, L, K, stride, pad)) {
+        conv1d_winograd_forward(out, inp, weight, bias, B, Cin, Cout, L, K, stride, pad);
+        pthread_mutex_unlock(&G.lock);
+        return;
+    }
     if (prec == NN_PREC_FP32 && conv1d_direct_wins(B, Cin, Cout, L, K, stride, pad)) {
         conv1d_direct_forward(out, inp, weight, bias, B, Cin, Cout, L, K, stride, pad);
         pthread_mutex_unlock(&G.lock);
@@ -571,6 +579,7 @@ void conv1d_dnnl_release(void) {
     G.arena_size = 0;
     conv1d_fft_release();
     conv1d_direct_release();
+    conv1d_winograd_release();
     free(g_pw_ws);
     g_pw_ws = NULL;
     g_pw_n = 0;

@@ -16,6 +16,7 @@
 #include "nn/batchnorm.h"
 #include "nn/conv1d.h"
 #include "nn/conv1d_dnnl.h"
+#include "nn/frozen.h"
 #include "nn/fused.h"
 #include "nn/linear.h"
 #include "nn/pool.h"
@@ -226,6 +227,7 @@ struct Kres {
     float *work;                /* convolution workspace */
     size_t work_n;
     int last_B, last_training;  /* what kres_backward differentiates */
+    uint64_t freeze_gen;        /* kres_freeze's promise (nn/frozen.h), 0 = none */
 };
 
 /* Append a tensor; parameters and buffers get consecutive offsets in their own arrays. */
@@ -366,7 +368,12 @@ static void init_weights(Kres *m, uint64_t seed) {
 }
 
 const KresConfig *kres_config(const Kres *m) { return &m->cfg; }
-float *kres_params(Kres *m) { return m->params; }
+float *kres_params(Kres *m) {
+    m->freeze_gen = 0; /* the caller may write: the promise ends */
+    return m->params;
+}
+
+void kres_freeze(Kres *m, int frozen) { m->freeze_gen = frozen ? frozen_new_generation() : 0; }
 size_t kres_num_params(const Kres *m) { return m->nparams; }
 float *kres_grads(Kres *m) { return m->grads; }
 float *kres_buffers(Kres *m) { return m->buffers; }
@@ -698,6 +705,7 @@ void kres_forward(Kres *m, const float *x, int B, int training, Rng *rng) {
     const ParamViews *P = &m->p;
     /* inference: weights unchanged between calls, the FFT path may reuse kernel spectra */
     conv1d_dnnl_set_frozen_weights(!training);
+    frozen_set_generation(training ? 0 : m->freeze_gen); /* withdrawn at the end */
     Acts *a = &m->a;
     m->last_B = B;
     m->last_training = training;
@@ -771,6 +779,7 @@ void kres_forward(Kres *m, const float *x, int B, int training, Rng *rng) {
         relu_forward(a->h1, a->h1, (size_t)B * c->proj_hidden);
         linear_forward(a->proj, a->h1, P->fc2_w, P->fc2_b, B, c->proj_hidden, c->proj_dim);
     }
+    frozen_set_generation(0);
 }
 
 const float *kres_embeddings(const Kres *m) { return m->a.embed; }

@@ -73,6 +73,7 @@ Kres *kres_create(const KresConfig *c, int max_batch, uint64_t seed);
 void kres_free(Kres *m);
 const KresConfig *kres_config(const Kres *m);
 
+/* kres_params hands out a writable pointer, so it also ends a kres_freeze promise. */
 float *kres_params(Kres *m);          size_t kres_num_params(const Kres *m);
 float *kres_grads(Kres *m);           /* same layout as params */
 float *kres_buffers(Kres *m);         size_t kres_num_buffers(const Kres *m);
@@ -87,6 +88,12 @@ void kres_zero_grad(Kres *m);
  * Afterwards kres_embeddings (B, E), kres_logits (B, O) and kres_projection (B, P) are valid
  * (the latter two only if the model has those heads). */
 void kres_forward(Kres *m, const float *x, int B, int training, Rng *rng);
+/* Promise (frozen != 0) that m's parameters stay unchanged until kres_freeze(m, 0) or the
+ * next kres_params(m): inference forwards then check each cached weight transform of the
+ * fast convolution paths once per promise instead of on every call (nn/frozen.h; saves
+ * reading up to twice the weights per forward). Writing the weights through a pointer taken
+ * before the promise breaks it: later forwards may use stale transforms. */
+void kres_freeze(Kres *m, int frozen);
 const float *kres_embeddings(const Kres *m);
 const float *kres_logits(const Kres *m);
 const float *kres_projection(const Kres *m);

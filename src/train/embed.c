@@ -74,6 +74,7 @@ int embed_records(Kres *m, int batch, const PreprocConfig *pc, const char *const
     float *x = xmalloc((size_t)B * ex * sizeof(float));
     int *idx = xmalloc((size_t)B * sizeof(int));
     int rc = 0;
+    kres_freeze(m, 1); /* no weight changes while embedding: cached transforms checked once */
     /* One batch in memory at a time: the loader reads and preprocesses it in parallel. */
     for (int start = 0; start < n; start += B) {
         const int nb = n - start < B ? n - start : B;
@@ -84,6 +85,7 @@ int embed_records(Kres *m, int batch, const PreprocConfig *pc, const char *const
         if (logits && O > 0)
             memcpy(logits + (size_t)start * O, kres_logits(m), (size_t)nb * O * sizeof(float));
     }
+    kres_freeze(m, 0);
     free(x);
     free(idx);
     loader_free(ld);

@@ -148,14 +148,18 @@ done:
  * x: (max_batch, C, L) scratch. */
 static int infer_logits(Kres *m, int max_batch, Loader *ld, const int *idx, int n, float *x,
                         float *logits) {
-    int O = kres_config(m)->n_outputs;
-    for (int s = 0; s < n; s += max_batch) {
+    int O = kres_config(m)->n_outputs, rc = 0;
+    kres_freeze(m, 1); /* no weight changes while scoring: cached transforms checked once */
+    for (int s = 0; s < n && rc == 0; s += max_batch) {
         int B = n - s < max_batch ? n - s : max_batch;
-        if (loader_fill_batch(ld, idx + s, B, x) != 0) return -1;
-        kres_forward(m, x, B, 0, NULL);
-        memcpy(logits + (size_t)s * O, kres_logits(m), (size_t)B * O * sizeof(float));
+        if (loader_fill_batch(ld, idx + s, B, x) != 0) rc = -1;
+        else {
+            kres_forward(m, x, B, 0, NULL);
+            memcpy(logits + (size_t)s * O, kres_logits(m), (size_t)B * O * sizeof(float));
+        }
     }
-    return 0;
+    kres_freeze(m, 0);
+    return rc;
 }
 
 int classifier_infer(Kres *m, int max_batch, const Cohort *c, const int *idx, int n,

@@ -1,0 +1,407 @@
+/* conv1d_winograd.c — see conv1d_winograd.h for the method and the contract.
+ *
+ * Layouts (one example at a time; xi < 7 interpolation points, p < S phases):
+ *   Z  (4S, zlen)          per channel, per thread: Z[q, u] = xpad[4 S u + q], so the 7
+ *                          inputs of phase p's tile T are Z[S (l mod 4) + p, T + l div 4];
+ *   V  (7, S, Cin, ldv)    transformed input tiles, ldv >= tiles16 + the largest block shift;
+ *   U  (7, nrb, KD, 6)     transformed weights, KD = nblk Cin (row kd = block * Cin + c),
+ *                          six output channels interleaved so the kernel's broadcasts read
+ *                          one sequential stream; rows past Cout are zero;
+ *   M  (7, nrb * 6, tiles16) the products, before the output transform. */
+#include "nn/conv1d_winograd.h"
+
+#include <math.h>
+#include <omp.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "nn/cpu_features.h"
+#include "nn/frozen.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define KRES_WINO_X86 1
+#endif
+
+/* F(TM, TR): TM outputs of a TR-tap correlation from TN inputs with TN multiplies */
+enum { TM = 4, TR = 4, TN = TM + TR - 1, ROWS = 6, COLS = 16, CACHE = 16 };
+
+static float g_AT[TM][TN], g_G[TN][TR], g_BT[TN][TN];
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+static double ipow(double a, int e) {
+    double r = 1.0;
+    while (e-- > 0) r *= a;
+    return r;
+}
+
+/* Toom-Cook matrices for correlation, from the polynomial-product algorithm by
+ * transposition: with E the (TN x TN) evaluation map of degree-(TN-1) polynomials at the
+ * points (inf: the leading coefficient), and Em, Er the same for degrees TM-1 and TR-1,
+ *   y = Em^T ((Er g) . (E^-T d)),  so  AT = Em^T, G = Er, BT = E^-T.
+ * Computed in double (Gauss-Jordan) and rounded once. */
+static void init_transforms(void) {
+    static const double pts[TN - 1] = {0.0, 1.0, -1.0, 2.0, -2.0, 0.5};
+    double E[TN][2 * TN];
+    for (int j = 0; j < TN; j++)
+        for (int i = 0; i < 2 * TN; i++)
+            E[j][i] = i >= TN ? (double)(i - TN == j)
+                      : j < TN - 1 ? ipow(pts[j], i)
+                                   : (double)(i == TN - 1);
+    for (int c = 0; c < TN; c++) {
+        int piv = c;
+        for (int r = c + 1; r < TN; r++)
+            if (fabs(E[r][c]) > fabs(E[piv][c])) piv = r;
+        for (int i = 0; i < 2 * TN; i++) {
+            const double t = E[c][i];
+            E[c][i] = E[piv][i];
+            E[piv][i] = t;
+        }
+        const double d = E[c][c];
+        KRES_ASSERT(fabs(d) > 1e-12);
+        for (int i = 0; i < 2 * TN; i++) E[c][i] /= d;
+        for (int r = 0; r < TN; r++) {
+            if (r == c || E[r][c] == 0.0) continue;
+            const double f = E[r][c];
+            for (int i = 0; i < 2 * TN; i++) E[r][i] -= f * E[c][i];
+        }
+    }
+    for (int xi = 0; xi < TN; xi++) {
+        for (int l = 0; l < TN; l++) g_BT[xi][l] = (float)E[l][TN + xi];
+        for (int i = 0; i < TR; i++)
+            g_G[xi][i] = (float)(xi < TN - 1 ? ipow(pts[xi], i) : (double)(i == TR - 1));
+        for (int i = 0; i < TM; i++)
+            g_AT[i][xi] = (float)(xi < TN - 1 ? ipow(pts[xi], i) : (double)(i == TM - 1));
+    }
+}
+
+/* ---------------------------------------------------------------- geometry ---------- */
+
+typedef struct {
+    int Cin, Cout, L, K, S, pad, Lout;
+    int tiles, tiles16, maxb, ldv, zlen, nrb, nblk, KD;
+    int *bp, *bb;   /* phase and block index of each (p, b) block */
+} Geo;
+
+static int ceil_div(int a, int b) { return (a + b - 1) / b; }
+
+/* taps of phase p: k = S j + p < K */
+static int phase_taps(int K, int S, int p) { return p < K ? ceil_div(K - p, S) : 0; }
+
+static int count_blocks(int K, int S, int *maxb) {
+    int n = 0, mb = 0;
+    for (int p = 0; p < S; p++) {
+        const int nb = ceil_div(phase_taps(K, S, p), TR);
+        n += nb;
+        if (nb > mb) mb = nb;
+    }
+    if (maxb) *maxb = mb > 0 ? mb - 1 : 0;
+    return n;
+}
+
+static struct {
+    float *base;
+    size_t floats;
+    int *blocks;
+    int nblocks;
+} g_ws;
+
+static void geometry(Geo *g, int Cin, int Cout, int L, int K, int S, int pad) {
+    g->Cin = Cin;
+    g->Cout = Cout;
+    g->L = L;
+    g->K = K;
+    g->S = S;
+    g->pad = pad;
+    g->Lout = (L + 2 * pad - K) / S + 1;
+    g->tiles = ceil_div(g->Lout, TM);
+    g->tiles16 = ceil_div(g->tiles, COLS) * COLS;
+    g->nblk = count_blocks(K, S, &g->maxb);
+    g->ldv = ceil_div(g->tiles16 + g->maxb, 8) * 8;
+    g->zlen = g->ldv + 8; /* the l >= 4 inputs read one column further, 8-wide */
+    g->nrb = ceil_div(Cout, ROWS);
+    g->KD = g->nblk * Cin;
+    if (2 * g->nblk > g_ws.nblocks) {
+        free(g_ws.blocks);
+        g_ws.blocks = xmalloc(2 * (size_t)g->nblk * sizeof(int));
+        g_ws.nblocks = 2 * g->nblk;
+    }
+    g->bp = g_ws.blocks;
+    g->bb = g_ws.blocks + g->nblk;
+    int n = 0;
+    for (int p = 0; p < S; p++)
+        for (int b = 0; b < ceil_div(phase_taps(K, S, p), TR); b++) {
+            g->bp[n] = p;
+            g->bb[n] = b;
+            n++;
+        }
+    KRES_ASSERT(n == g->nblk);
+}
+
+/* ---------------------------------------------------------------- weights ----------- */
+
+/* U for the (Cout, Cin, K) weights (layout at the top), in double and rounded once. */
+static void transform_weights(float *U, const float *weight, const Geo *g) {
+    const size_t per_xi = (size_t)g->nrb * g->KD * ROWS;
+    memset(U, 0, TN * per_xi * sizeof(float));
+#pragma omp parallel for schedule(static)
+    for (int o = 0; o < g->Cout; o++) {
+        const int rb = o / ROWS, r = o % ROWS;
+        for (int blk = 0; blk < g->nblk; blk++)
+            for (int c = 0; c < g->Cin; c++) {
+                const float *w = weight + ((size_t)o * g->Cin + c) * g->K;
+                double tap[TR];
+                for (int i = 0; i < TR; i++) {
+                    const int k = g->S * (TR * g->bb[blk] + i) + g->bp[blk];
+                    tap[i] = k < g->K ? w[k] : 0.0;
+                }
+                const size_t kd = (size_t)blk * g->Cin + c;
+                for (int xi = 0; xi < TN; xi++) {
+                    double s = 0.0;
+                    for (int i = 0; i < TR; i++) s += (double)g_G[xi][i] * tap[i];
+                    U[xi * per_xi + ((size_t)rb * g->KD + kd) * ROWS + r] = (float)s;
+                }
+            }
+    }
+}
+
+/* Transformed weights are kept per weight tensor and reused while a byte comparison with a
+ * saved copy shows the weights unchanged (once per kres_freeze promise, see frozen.h), so a
+ * stale transform can never be used. */
+typedef struct {
+    const float *ptr;
+    int Cout, Cin, K, S;
+    float *copy, *U;
+    uint64_t validated; /* the frozen.h promise it was last checked under */
+} UEntry;
+static UEntry g_cache[CACHE];
+static int g_ncache, g_cache_next;
+
+static const float *cached_weights(const float *weight, const Geo *g) {
+    const size_t nw = (size_t)g->Cout * g->Cin * g->K;
+    UEntry *e = NULL;
+    for (int i = 0; i < g_ncache && !e; i++) {
+        UEntry *c = &g_cache[i];
+        if (c->ptr == weight && c->Cout == g->Cout && c->Cin == g->Cin && c->K == g->K &&
+            c->S == g->S)
+            e = c;
+    }
+    if (e && frozen_cache_valid(&e->validated, e->copy, weight, nw * sizeof(float))) return e->U;
+    if (!e) {
+        if (g_ncache < CACHE) e = &g_cache[g_ncache++];
+        else { /* many distinct layers: replace round-robin */
+            e = &g_cache[g_cache_next];
+            g_cache_next = (g_cache_next + 1) % CACHE;
+            free(e->copy);
+            free(e->U);
+        }
+        e->ptr = weight;
+        e->Cout = g->Cout;
+        e->Cin = g->Cin;
+        e->K = g->K;
+        e->S = g->S;
+        e->copy = xmalloc_aligned(nw * sizeof(float));
+        e->U = xmalloc_aligned((size_t)TN * g->nrb * g->KD * ROWS * sizeof(float));
+    }
+    memcpy(e->copy, weight, nw * sizeof(float));
+    e->validated = frozen_generation();
+    transform_weights(e->U, weight, g);
+    return e->U;
+}
+
+/* ---------------------------------------------------------------- kernels ----------- */
+
+static float *workspace(size_t floats) { return grow_floats(&g_ws.base, &g_ws.floats, floats); }
+
+size_t conv1d_winograd_workspace_bytes(void) {
+    size_t n = g_ws.floats * sizeof(float) + (size_t)g_ws.nblocks * sizeof(int);
+    for (int i = 0; i < g_ncache; i++) {
+        const UEntry *e = &g_cache[i];
+        const int nrb = ceil_div(e->Cout, ROWS);
+        n += (size_t)e->Cout * e->Cin * e->K * sizeof(float) +
+             (size_t)TN * nrb * count_blocks(e->K, e->S, NULL) * e->Cin * ROWS * sizeof(float);
+    }
+    return n;
+}
+
+void conv1d_winograd_release(void) {
+    free(g_ws.base);
+    free(g_ws.blocks);
+    memset(&g_ws, 0, sizeof g_ws);
+    for (int i = 0; i < g_ncache; i++) {
+        free(g_cache[i].copy);
+        free(g_cache[i].U);
+    }
+    memset(g_cache, 0, sizeof g_cache);
+    g_ncache = g_cache_next = 0;
+}
+
+int conv1d_winograd_available(void) { return cpu_avx2_kernels_enabled("KRES_CONV_WINOGRAD"); }
+
+int conv1d_winograd_wins(int B, int Cin, int Cout, int L, int K, int stride, int pad) {
+    if (B < 1 || B > 2 || K < 8 || stride < 1 || pad < 0 || L + 2 * pad < K) return 0;
+    const int Lout = (L + 2 * pad - K) / stride + 1;
+    /* Measured on the KRes layers at batch 1 (one thread): faster than the direct kernels
+     * from 16 tiles (Lout >= 64) with >= 64 channels each side; the stem (12 inputs) and
+     * the deep layers (Lout 4 and 16, whose transformed weights would only add memory
+     * traffic) stay direct. */
+    return Lout >= 64 && Cin >= 64 && Cout >= 64 && conv1d_winograd_available();
+}
+
+#ifdef KRES_WINO_X86
+
+/* Input transform of one channel row x (length L) into V[xi, p, c, 0 .. ldv). */
+__attribute__((target("avx2,fma"))) static void input_transform(float *V, float *Z,
+                                                                const float *x, int c,
+                                                                const Geo *g) {
+    const int S = g->S, S4 = 4 * S;
+    for (int q = 0; q < S4; q++) {
+        /* z[u] = x[S4 u + q - pad]: zeros, then the samples inside [0, L), then zeros */
+        float *z = Z + (size_t)q * g->zlen;
+        const int off = q - g->pad;
+        int lo = off < 0 ? (-off + S4 - 1) / S4 : 0;
+        int hi = g->L - off > 0 ? (g->L - off + S4 - 1) / S4 : 0;
+        if (lo > g->zlen) lo = g->zlen;
+        if (hi > g->zlen) hi = g->zlen;
+        if (hi < lo) hi = lo;
+        for (int u = 0; u < lo; u++) z[u] = 0.0f;
+        const float *xs = x + off;
+        for (int u = lo; u < hi; u++) z[u] = xs[(size_t)S4 * u];
+        for (int u = hi; u < g->zlen; u++) z[u] = 0.0f;
+    }
+    const size_t xi_stride = (size_t)S * g->Cin * g->ldv;
+    for (int p = 0; p < S; p++) {
+        const float *zl[TN];
+        for (int l = 0; l < TN; l++) zl[l] = Z + (size_t)(S * (l & 3) + p) * g->zlen + (l >> 2);
+        float *v = V + ((size_t)p * g->Cin + c) * g->ldv;
+        for (int t = 0; t < g->ldv; t += 8) {
+            __m256 d[TN];
+#pragma GCC unroll 7
+            for (int l = 0; l < TN; l++) d[l] = _mm256_loadu_ps(zl[l] + t);
+#pragma GCC unroll 7
+            for (int xi = 0; xi < TN; xi++) {
+                __m256 s = _mm256_mul_ps(_mm256_broadcast_ss(&g_BT[xi][0]), d[0]);
+#pragma GCC unroll 7
+                for (int l = 1; l < TN; l++)
+                    s = _mm256_fmadd_ps(_mm256_broadcast_ss(&g_BT[xi][l]), d[l], s);
+                _mm256_storeu_ps(v + xi * xi_stride + t, s);
+            }
+        }
+    }
+}
+
+/* M rows o0 .. o0+5, tiles t0 .. t0+15 for one point: sum over the blocks and channels of
+ * U (KD x 6, interleaved) times V rows shifted by each block's tile offset voff[blk]. */
+__attribute__((target("avx2,fma"))) static void product_kernel(float *m, size_t ldm,
+                                                               const float *u, const float *v,
+                                                               const size_t *voff, int nblk,
+                                                               int Cin, size_t ldv) {
+    /* every loop over r fully unrolled, so that the accumulators live in registers */
+    __m256 acc[ROWS][2];
+#pragma GCC unroll 6
+    for (int r = 0; r < ROWS; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    for (int blk = 0; blk < nblk; blk++) {
+        const float *vb = v + voff[blk], *ub = u + (size_t)blk * Cin * ROWS;
+        for (int c = 0; c < Cin; c++) {
+            const __m256 b0 = _mm256_loadu_ps(vb + (size_t)c * ldv);
+            const __m256 b1 = _mm256_loadu_ps(vb + (size_t)c * ldv + 8);
+            const float *uc = ub + (size_t)c * ROWS;
+#pragma GCC unroll 6
+            for (int r = 0; r < ROWS; r++) {
+                const __m256 a = _mm256_broadcast_ss(uc + r);
+                acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]);
+                acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);
+            }
+        }
+    }
+#pragma GCC unroll 6
+    for (int r = 0; r < ROWS; r++) {
+        _mm256_storeu_ps(m + (size_t)r * ldm, acc[r][0]);
+        _mm256_storeu_ps(m + (size_t)r * ldm + 8, acc[r][1]);
+    }
+}
+
+/* y[o, 4T + i] = sum_xi AT[i, xi] M[xi, o, T] (+ bias[o]) for the valid outputs. */
+__attribute__((target("avx2,fma"))) static void output_transform(float *y, const float *M,
+                                                                 const float *bias, int o,
+                                                                 const Geo *g) {
+    const size_t xi_stride = (size_t)g->nrb * ROWS * g->tiles16;
+    const float *mo = M + (size_t)o * g->tiles16;
+    float *yo = y + (size_t)o * g->Lout;
+    const float bv = bias ? bias[o] : 0.0f;
+    for (int t0 = 0; t0 < g->tiles; t0 += 8) {
+        __m256 acc[TM];
+        for (int i = 0; i < TM; i++) acc[i] = _mm256_set1_ps(bv);
+        for (int xi = 0; xi < TN; xi++) {
+            const __m256 mv = _mm256_loadu_ps(mo + xi * xi_stride + t0);
+            for (int i = 0; i < TM; i++)
+                if (g_AT[i][xi] != 0.0f)
+                    acc[i] = _mm256_fmadd_ps(_mm256_set1_ps(g_AT[i][xi]), mv, acc[i]);
+        }
+        float out[TM][8];
+        for (int i = 0; i < TM; i++) _mm256_storeu_ps(out[i], acc[i]);
+        for (int t = t0; t < t0 + 8 && t < g->tiles; t++)
+            for (int i = 0; i < TM && TM * t + i < g->Lout; i++) yo[TM * t + i] = out[i][t - t0];
+    }
+}
+
+static void forward_one(float *y, const float *x, const float *U, const float *bias,
+                        const Geo *g, float *ws, int nt) {
+    const size_t vsize = (size_t)TN * g->S * g->Cin * g->ldv;
+    const size_t ldm = (size_t)g->tiles16, msize = (size_t)TN * g->nrb * ROWS * ldm;
+    const size_t zsize = (size_t)4 * g->S * g->zlen;
+    float *V = ws, *M = V + vsize, *Z0 = M + msize;
+    size_t voff[64], *vo = voff;
+    if (g->nblk > 64) vo = xmalloc((size_t)g->nblk * sizeof(size_t));
+    for (int blk = 0; blk < g->nblk; blk++)
+        vo[blk] = (size_t)g->bp[blk] * g->Cin * g->ldv + (size_t)g->bb[blk];
+    const size_t u_xi = (size_t)g->nrb * g->KD * ROWS, v_xi = (size_t)g->S * g->Cin * g->ldv;
+#pragma omp parallel num_threads(nt)
+    {
+        float *Z = Z0 + (size_t)omp_get_thread_num() * zsize;
+#pragma omp for schedule(static)
+        for (int c = 0; c < g->Cin; c++) input_transform(V, Z, x + (size_t)c * g->L, c, g);
+        /* one (point, row block) pair per iteration; each M element has one writer */
+#pragma omp for schedule(static) collapse(2)
+        for (int xi = 0; xi < TN; xi++)
+            for (int rb = 0; rb < g->nrb; rb++) {
+                const float *u = U + xi * u_xi + (size_t)rb * g->KD * ROWS;
+                float *m = M + xi * (size_t)g->nrb * ROWS * ldm + (size_t)rb * ROWS * ldm;
+                for (int t0 = 0; t0 < g->tiles16; t0 += COLS)
+                    product_kernel(m + t0, ldm, u, V + xi * v_xi + t0, vo, g->nblk, g->Cin,
+                                   (size_t)g->ldv);
+            }
+#pragma omp for schedule(static)
+        for (int o = 0; o < g->Cout; o++) output_transform(y, M, bias, o, g);
+    }
+    if (vo != voff) free(vo);
+}
+
+#endif /* KRES_WINO_X86 */
+
+void conv1d_winograd_forward(float *out, const float *inp, const float *weight,
+                             const float *bias, int B, int Cin, int Cout, int L, int K,
+                             int stride, int pad) {
+    KRES_ASSERT(conv1d_winograd_available());
+    KRES_ASSERT(B >= 0 && Cin >= 1 && Cout >= 1 && K >= 1 && stride >= 1 && pad >= 0);
+    KRES_ASSERT(L + 2 * pad >= K);
+    if (B == 0) return;
+#ifdef KRES_WINO_X86
+    pthread_once(&g_once, init_transforms);
+    Geo g;
+    geometry(&g, Cin, Cout, L, K, stride, pad);
+    const float *U = cached_weights(weight, &g);
+    const int nt = omp_get_max_threads();
+    const size_t vsize = (size_t)TN * g.S * g.Cin * g.ldv;
+    const size_t msize = (size_t)TN * g.nrb * ROWS * g.tiles16;
+    const size_t zsize = (size_t)4 * g.S * g.zlen;
+    float *ws = workspace(vsize + msize + (size_t)nt * zsize);
+    for (int b = 0; b < B; b++)
+        forward_one(out + (size_t)b * Cout * g.Lout, inp + (size_t)b * Cin * L, U, bias, &g,
+                    ws, nt);
+#else
+    (void)out, (void)inp, (void)weight, (void)bias, (void)Cout, (void)L, (void)K;
+#endif
+}
