@@ -292,6 +292,11 @@ __attribute__((target("avx2,fma"))) static void input_transform(float *V, float 
     }
 }
 
+/* Where there is one 16-tile block (Lout <= 64) each U row is used once, streamed from
+ * memory: a software prefetch 2 KiB ahead keeps it in flight (units.2.conv1: 1.10 -> 0.86-0.93
+ * ms measured cold); elsewhere it is a cheap no-op on lines already in L1. */
+enum { U_PREFETCH_BYTES = 2048 };
+
 /* M rows o0 .. o0+5, tiles t0 .. t0+15 for one point: sum over the blocks and channels of
  * U (KD x 6, interleaved) times V rows shifted by each block's tile offset voff[blk]. */
 __attribute__((target("avx2,fma"))) static void product_kernel(float *m, size_t ldm,
@@ -308,6 +313,7 @@ __attribute__((target("avx2,fma"))) static void product_kernel(float *m, size_t 
             const __m256 b0 = _mm256_loadu_ps(vb + (size_t)c * ldv);
             const __m256 b1 = _mm256_loadu_ps(vb + (size_t)c * ldv + 8);
             const float *uc = ub + (size_t)c * ROWS;
+            _mm_prefetch((const char *)uc + U_PREFETCH_BYTES, _MM_HINT_T0);
 #pragma GCC unroll 6
             for (int r = 0; r < ROWS; r++) {
                 const __m256 a = _mm256_broadcast_ss(uc + r);
