@@ -105,9 +105,78 @@ typedef struct {
  * pairing makes the spectra of windows 0..7 and 8..15 come out as whole vectors. */
 static v8 *lane_part(v8 *re, v8 *im, int w) { return w < LANES ? re : im; }
 
+#ifdef KRES_FFT_X86
+/* 1 where the transposed window gathers and writes below may run (AVX2; KRES_FFT_GATHER=0
+ * turns them off, to compare). Decided once. */
+static int transposed_moves(void) {
+    static int on = -1;
+    if (on < 0) on = cpu_avx2_kernels_enabled("KRES_FFT_GATHER");
+    return on;
+}
+
+/* In-register transpose: r[w] holds samples i0 .. i0+7 of window w; afterwards r[k] holds
+ * sample i0 + k of windows 0 .. 7. */
+__attribute__((target("avx2"))) static inline void transpose8(__m256 r[8]) {
+    __m256 t[8], u[8];
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 2; i++) {
+        u[4 * i + 0] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+        r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+    }
+}
+
+/* gather_windows for one lane group (8 windows): 8 x 8 blocks transposed in registers
+ * instead of one scalar lane insert per sample; windows that reach past their row (or
+ * padding windows) are first copied into zero-filled rows. The same values land in the
+ * same places, so the results are the same bits. */
+__attribute__((target("avx2"))) static void gather_group8(v8 *dst, const Plan *p, const Src *src,
+                                                          int len, int nvalid) {
+    const int n = p->n;
+    float tmp[LANES][NMAX] __attribute__((aligned(32)));
+    const float *rows[LANES];
+    for (int w = 0; w < LANES; w++) {
+        const float *row = src[w].row;
+        const int st = src[w].start;
+        int lo = st < 0 ? -st : 0, hi = len - st;
+        if (hi > nvalid) hi = nvalid;
+        if (hi > n) hi = n;
+        if (!row) lo = hi = 0;
+        if (lo == 0 && hi == n) {
+            rows[w] = row + st;
+            continue;
+        }
+        memset(tmp[w], 0, (size_t)n * sizeof(float));
+        for (int i = lo; i < hi; i++) tmp[w][i] = row[st + i];
+        rows[w] = tmp[w];
+    }
+    for (int i0 = 0; i0 < n; i0 += 8) {
+        __m256 r[8];
+        for (int w = 0; w < 8; w++) r[w] = _mm256_loadu_ps(rows[w] + i0);
+        transpose8(r);
+        for (int k = 0; k < 8; k++) _mm256_storeu_ps((float *)&dst[p->rev[i0 + k]], r[k]);
+    }
+}
+#endif
+
 /* Load 16 windows in bit-reversed order, ready for fft_lanes. */
 static void gather_windows(v8 *re, v8 *im, const Plan *p, const Src *src, int len, int nvalid) {
     const int n = p->n;
+#ifdef KRES_FFT_X86
+    if (transposed_moves()) {
+        gather_group8(re, p, src, len, nvalid);
+        gather_group8(im, p, src + LANES, len, nvalid);
+        return;
+    }
+#endif
     for (int w = 0; w < WIN; w++) {
         v8 *dst = lane_part(re, im, w);
         const int l = w & (LANES - 1);
@@ -188,8 +257,48 @@ typedef struct {
     int count;
 } Dst;
 
+#ifdef KRES_FFT_X86
+/* write_windows for one lane group (8 windows): blocks of 8 outputs transposed in registers
+ * and stored as vectors; a window's last partial block goes through a small buffer. Each
+ * value gets the same multiply (and add) as in the scalar loop, so the same bits. */
+__attribute__((target("avx2"))) static void write_group8(const v8 *src, const Dst *dst, int off,
+                                                         float scale, int accumulate) {
+    int most = 0;
+    for (int w = 0; w < LANES; w++)
+        if (dst[w].count > most) most = dst[w].count;
+    const __m256 sc = _mm256_set1_ps(scale);
+    for (int m0 = 0; m0 < most; m0 += 8) {
+        __m256 r[8];
+        for (int k = 0; k < 8; k++) /* only indices below off + most: inside the transform */
+            r[k] = m0 + k < most ? _mm256_loadu_ps((const float *)&src[off + m0 + k])
+                                 : _mm256_setzero_ps();
+        transpose8(r);
+        for (int w = 0; w < LANES; w++) {
+            const int left = dst[w].count - m0;
+            if (left <= 0) continue;
+            float *row = dst[w].row + m0;
+            const __m256 v = _mm256_mul_ps(sc, r[w]);
+            if (left >= 8) {
+                _mm256_storeu_ps(row, accumulate ? _mm256_add_ps(_mm256_loadu_ps(row), v) : v);
+            } else {
+                float t[8];
+                _mm256_storeu_ps(t, v);
+                for (int m = 0; m < left; m++) row[m] = accumulate ? row[m] + t[m] : t[m];
+            }
+        }
+    }
+}
+#endif
+
 static void write_windows(const v8 *re, const v8 *im, const Dst *dst, int off, float scale,
                           int accumulate) {
+#ifdef KRES_FFT_X86
+    if (transposed_moves()) {
+        write_group8(re, dst, off, scale, accumulate);
+        write_group8(im, dst + LANES, off, scale, accumulate);
+        return;
+    }
+#endif
     for (int w = 0; w < WIN; w++) {
         const v8 *src = w < LANES ? re : im;
         const int l = w & (LANES - 1);
