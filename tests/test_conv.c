@@ -244,8 +244,13 @@ static void test_linear(void) {
     CHECK_CLOSE(y[0], 3.5, 0, 0);
     CHECK_CLOSE(y[1], 0, 0, 0);
     CHECK_CLOSE(y[2], 5, 0, 0);
-    linear_forward(y, x, W, b, 1, 2, 3);
+    linear_forward(y, x, W, b, 1, 2, 3); /* one example: the sgemv path */
+    CHECK_CLOSE(y[0], 3.5, 1e-6, 0);
+    CHECK_CLOSE(y[1], 0, 1e-6, 0);
     CHECK_CLOSE(y[2], 5, 1e-6, 0);
+    linear_forward(y, x, W, NULL, 1, 2, 3);
+    CHECK_CLOSE(y[0], 3, 1e-6, 0);
+    CHECK_CLOSE(y[2], 6, 1e-6, 0);
 
     Rng r;
     rng_seed(&r, 55);
@@ -271,6 +276,11 @@ static void test_linear(void) {
     linear_forward(yf, c.x, c.w, c.b, c.B, c.In, c.Out);
     linear_forward_ref(c.out, c.x, c.w, c.b, c.B, c.In, c.Out);
     CHECK(gc_rel_err(yf, c.out, no) < 1e-5);
+    for (int b = 0; b < c.B; b++) { /* each example alone (sgemv) gives the same, to rounding */
+        float one[4];
+        linear_forward(one, c.x + (size_t)b * c.In, c.w, c.b, 1, c.In, c.Out);
+        CHECK(gc_rel_err(one, c.out + (size_t)b * c.Out, (size_t)c.Out) < 1e-5);
+    }
     float *dx2 = xmalloc(nx * sizeof(float)), *dw2 = xmalloc(nw * sizeof(float));
     float *db2 = xmalloc(4 * sizeof(float));
     memcpy(dx2, dx, nx * sizeof(float));

@@ -53,9 +53,14 @@ static void linear_forward_blas(float *out, const float *inp, const float *weigh
             for (int o = 0; o < Out; o++) out[(size_t)b * Out + o] = bias[o];
         beta = 1.0f;
     }
-    /* out (B, Out) = inp (B, In) @ W^T (In, Out) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, Out, In, 1.0f, inp, In, weight, In,
-                beta, out, Out);
+    /* out (B, Out) = inp (B, In) @ W^T (In, Out). One example: a matrix-vector product, which
+     * reads W once in place; sgemm would first pack all of W (0.10 -> 0.02 ms for the 320 x 320
+     * projection layer at batch 1) */
+    if (B == 1)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, Out, In, 1.0f, weight, In, inp, 1, beta, out, 1);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, Out, In, 1.0f, inp, In, weight,
+                    In, beta, out, Out);
 }
 
 static void linear_backward_blas(float *dinp, float *dweight, float *dbias, const float *dout,
