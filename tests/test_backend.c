@@ -204,14 +204,16 @@ static void test_determinism_and_cache(void) {
     free(x), free(w), free(dy);
 }
 
-/* The cost model sends KRes's kernel-17 stride-1 convolutions to the FFT path at training
- * batch sizes, and never stride 4, 1x1 or tiny layers. */
+/* The cost model sends KRes's kernel-17 stride-1 convolutions (the stem included) to the FFT
+ * path at training batch sizes, and never stride 4, 1x1 or tiny layers. */
 static void test_plan(void) {
     CHECK(conv1d_fft_plan_n(64, 64, 128, 1024, 17, 1, 8) > 0);   /* units.0.conv1 */
     CHECK(conv1d_fft_plan_n(64, 128, 196, 256, 17, 1, 8) > 0);  /* units.1.conv1 */
     CHECK(conv1d_fft_plan_n(64, 128, 128, 1024, 17, 4, 8) == 0); /* stride 4 */
     CHECK(conv1d_fft_plan_n(64, 64, 128, 256, 1, 1, 0) == 0);    /* 1x1 */
     CHECK(conv1d_fft_plan_n(2, 3, 4, 32, 17, 1, 8) == 0);        /* too small to pay off */
+    CHECK(conv1d_fft_plan_n(64, 12, 64, 1024, 17, 1, 8) > 0);    /* the stem: short reduction */
+    CHECK(conv1d_fft_plan_n_frozen(1, 12, 64, 1024, 17, 1, 8, 1) > 0);
     int n = conv1d_fft_plan_n(64, 64, 128, 1024, 17, 1, 8);
     CHECK(n >= 32 && n <= 256 && (n & (n - 1)) == 0);
     CHECK(conv1d_fft_best_n(2, 3, 4, 32, 17, 1, 8) >= 32);
