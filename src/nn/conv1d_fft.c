@@ -318,12 +318,15 @@ static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
 
 /* Cost of transforming one window of length n (gather, FFT, split, scatter), in units of
  * GEMM multiply-adds: measured on the KRes shapes (AVX2, one thread). The growth is faster
- * than n log n because the larger transforms and their strided scatters leave L1. */
+ * than n log n because the larger transforms and their strided scatters leave L1. n = 64 was
+ * lowered from 5200 after the transposed window moves, where the plans it changes measured
+ * faster at 64 than at 32: the stem at batch 1 (inference, 0.23 -> 0.18 ms) and 64 (forward +
+ * backward, 2 threads, 17.5 -> 15.0 ms), units.1.conv1 at batch 16 (23.6 -> 20.7 ms). */
 static double transform_cost(int n) {
     switch (n) {
     case 16: return 400;
     case 32: return 1440;
-    case 64: return 5200;
+    case 64: return 4400;
     case 128: return 18400;
     default: return 66000;
     }
