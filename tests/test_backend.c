@@ -449,6 +449,40 @@ static void test_model(void) {
     kres_free(m);
 }
 
+/* A forward-only kernel with the conv1d.h contract against the reference on each shape:
+ * every output overwritten (NaN-filled first), relative error <= 2e-5, and one thread against
+ * two bit for bit. */
+typedef void (*ForwardFn)(float *out, const float *inp, const float *weight, const float *bias,
+                          int B, int Cin, int Cout, int L, int K, int stride, int pad);
+
+static void check_forward_kernel(const char *name, ForwardFn fwd, const Shape *shapes, size_t n,
+                                 Rng *r) {
+    for (size_t si = 0; si < n; si++) {
+        const Shape *s = &shapes[si];
+        const int Lo = conv1d_out_len(s->L, s->K, s->S, s->P);
+        const size_t nx = (size_t)s->B * s->Cin * s->L, ny = (size_t)s->B * s->Cout * Lo;
+        const size_t nw = (size_t)s->Cout * s->Cin * s->K;
+        float *x = xmalloc(nx * sizeof(float)), *w = xmalloc(nw * sizeof(float));
+        float *bias = xmalloc((size_t)s->Cout * sizeof(float));
+        float *yr = xmalloc(ny * sizeof(float)), *y1 = xmalloc(ny * sizeof(float));
+        float *y2 = xmalloc(ny * sizeof(float));
+        fill(x, nx, r);
+        fill(w, nw, r);
+        fill(bias, (size_t)s->Cout, r);
+        const float *b = s->bias ? bias : NULL;
+        conv1d_forward_ref(yr, x, w, b, s->B, s->Cin, s->Cout, s->L, s->K, s->S, s->P);
+        for (size_t i = 0; i < ny; i++) y1[i] = y2[i] = NAN; /* must overwrite everything */
+        omp_set_num_threads(1);
+        fwd(y1, x, w, b, s->B, s->Cin, s->Cout, s->L, s->K, s->S, s->P);
+        omp_set_num_threads(2);
+        fwd(y2, x, w, b, s->B, s->Cin, s->Cout, s->L, s->K, s->S, s->P);
+        double e = rel_err(y1, yr, ny);
+        CHECKF(e <= 2e-5, "%s shape %zu (Lout %d): forward error %.3e", name, si, Lo, e);
+        CHECKF(memcmp(y1, y2, ny * sizeof(float)) == 0, "%s shape %zu: 1 vs 2 threads", name, si);
+        free(x), free(w), free(bias), free(yr), free(y1), free(y2);
+    }
+}
+
 /* The direct forward kernels against the reference: the wide kernel (Lout >= 9) with every
  * remainder of its 6-row and 16-column blocks, the dot kernel (Lout <= 8) with reductions
  * that are not a multiple of 8, strides 1-4, bias, several examples, and one and two threads
@@ -475,30 +509,7 @@ static void test_direct(void) {
     };
     Rng r;
     rng_seed(&r, 7);
-    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
-        const Shape *s = &shapes[si];
-        const int Lo = conv1d_out_len(s->L, s->K, s->S, s->P);
-        const size_t nx = (size_t)s->B * s->Cin * s->L, ny = (size_t)s->B * s->Cout * Lo;
-        const size_t nw = (size_t)s->Cout * s->Cin * s->K;
-        float *x = xmalloc(nx * sizeof(float)), *w = xmalloc(nw * sizeof(float));
-        float *bias = xmalloc((size_t)s->Cout * sizeof(float));
-        float *yr = xmalloc(ny * sizeof(float)), *y1 = xmalloc(ny * sizeof(float));
-        float *y2 = xmalloc(ny * sizeof(float));
-        fill(x, nx, &r);
-        fill(w, nw, &r);
-        fill(bias, (size_t)s->Cout, &r);
-        const float *b = s->bias ? bias : NULL;
-        conv1d_forward_ref(yr, x, w, b, s->B, s->Cin, s->Cout, s->L, s->K, s->S, s->P);
-        for (size_t i = 0; i < ny; i++) y1[i] = y2[i] = NAN; /* must overwrite everything */
-        omp_set_num_threads(1);
-        conv1d_direct_forward(y1, x, w, b, s->B, s->Cin, s->Cout, s->L, s->K, s->S, s->P);
-        omp_set_num_threads(2);
-        conv1d_direct_forward(y2, x, w, b, s->B, s->Cin, s->Cout, s->L, s->K, s->S, s->P);
-        double e = rel_err(y1, yr, ny);
-        CHECKF(e <= 2e-5, "direct shape %zu (Lout %d): forward error %.3e", si, Lo, e);
-        CHECKF(memcmp(y1, y2, ny * sizeof(float)) == 0, "direct shape %zu: 1 vs 2 threads", si);
-        free(x), free(w), free(bias), free(yr), free(y1), free(y2);
-    }
+    check_forward_kernel("direct", conv1d_direct_forward, shapes, sizeof shapes / sizeof shapes[0], &r);
     /* routing: batch 1 and 2 fp32 forwards take the direct path, batch 64 does not */
     CHECK(conv1d_direct_wins(1, 128, 128, 1024, 17, 4, 8));
     CHECK(conv1d_direct_wins(2, 256, 320, 16, 17, 1, 8));
@@ -548,30 +559,8 @@ static void test_winograd(void) {
     };
     Rng r;
     rng_seed(&r, 17);
-    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
-        const Shape *s = &shapes[si];
-        const int Lo = conv1d_out_len(s->L, s->K, s->S, s->P);
-        const size_t nx = (size_t)s->B * s->Cin * s->L, ny = (size_t)s->B * s->Cout * Lo;
-        const size_t nw = (size_t)s->Cout * s->Cin * s->K;
-        float *x = xmalloc(nx * sizeof(float)), *w = xmalloc(nw * sizeof(float));
-        float *bias = xmalloc((size_t)s->Cout * sizeof(float));
-        float *yr = xmalloc(ny * sizeof(float)), *y1 = xmalloc(ny * sizeof(float));
-        float *y2 = xmalloc(ny * sizeof(float));
-        fill(x, nx, &r);
-        fill(w, nw, &r);
-        fill(bias, (size_t)s->Cout, &r);
-        const float *b = s->bias ? bias : NULL;
-        conv1d_forward_ref(yr, x, w, b, s->B, s->Cin, s->Cout, s->L, s->K, s->S, s->P);
-        for (size_t i = 0; i < ny; i++) y1[i] = y2[i] = NAN; /* must overwrite everything */
-        omp_set_num_threads(1);
-        conv1d_winograd_forward(y1, x, w, b, s->B, s->Cin, s->Cout, s->L, s->K, s->S, s->P);
-        omp_set_num_threads(2);
-        conv1d_winograd_forward(y2, x, w, b, s->B, s->Cin, s->Cout, s->L, s->K, s->S, s->P);
-        double e = rel_err(y1, yr, ny);
-        CHECKF(e <= 2e-5, "winograd shape %zu (Lout %d): forward error %.3e", si, Lo, e);
-        CHECKF(memcmp(y1, y2, ny * sizeof(float)) == 0, "winograd shape %zu: 1 vs 2 threads", si);
-        free(x), free(w), free(bias), free(yr), free(y1), free(y2);
-    }
+    check_forward_kernel("winograd", conv1d_winograd_forward, shapes,
+                         sizeof shapes / sizeof shapes[0], &r);
 
     /* the cache of transformed weights, one weight buffer changed in place */
     const int Cin = 8, Cout = 7, L = 96, K = 17, S = 4, P = 8, Lo = conv1d_out_len(L, K, S, P);
@@ -638,6 +627,41 @@ static void test_winograd(void) {
     CHECK(conv1d_winograd_workspace_bytes() > 0);
     conv1d_winograd_release();
     CHECK(conv1d_winograd_workspace_bytes() == 0);
+}
+
+/* frozen.h's weight-transform cache on its own: a new entry and changed weights ask for a
+ * fresh transform, unchanged ones do not; another key or size is another entry; more than
+ * WEIGHT_CACHE_SLOTS tensors replace entries round-robin; under a promise the check runs once. */
+static void test_weight_cache(void) {
+    WeightCache c;
+    memset(&c, 0, sizeof c);
+    float w[WEIGHT_CACHE_SLOTS + 2][8];
+    for (int t = 0; t < WEIGHT_CACHE_SLOTS + 2; t++)
+        for (int i = 0; i < 8; i++) w[t][i] = (float)(t * 8 + i);
+    const int k1[WEIGHT_CACHE_KEY] = {1, 2, 3, 4}, k2[WEIGHT_CACHE_KEY] = {1, 2, 3, 5};
+    int fresh = -1;
+    float *d = weight_cache_get(&c, w[0], 8, k1, 5, &fresh);
+    CHECK(d != NULL && fresh == 1);
+    d[0] = 42.0f; /* the caller's transform */
+    CHECK(weight_cache_get(&c, w[0], 8, k1, 5, &fresh) == d && fresh == 0 && d[0] == 42.0f);
+    w[0][3] += 1.0f; /* changed in place: recompute */
+    CHECK(weight_cache_get(&c, w[0], 8, k1, 5, &fresh) == d && fresh == 1);
+    CHECK(weight_cache_get(&c, w[0], 8, k1, 5, &fresh) == d && fresh == 0);
+    float *d2 = weight_cache_get(&c, w[0], 8, k2, 5, &fresh); /* another key */
+    CHECK(d2 != d && fresh == 1 && c.n == 2);
+    CHECK(weight_cache_bytes(&c) == 2 * (8 + 5) * sizeof(float));
+    frozen_set_generation(frozen_new_generation());
+    CHECK(weight_cache_get(&c, w[0], 8, k1, 5, &fresh) == d && fresh == 0); /* checked once */
+    w[0][3] -= 1.0f; /* a broken promise goes unseen ... */
+    CHECK(weight_cache_get(&c, w[0], 8, k1, 5, &fresh) == d && fresh == 0);
+    frozen_set_generation(0); /* ... and is caught without one */
+    CHECK(weight_cache_get(&c, w[0], 8, k1, 5, &fresh) == d && fresh == 1);
+    for (int t = 1; t < WEIGHT_CACHE_SLOTS + 2; t++) weight_cache_get(&c, w[t], 8, k1, 5, &fresh);
+    CHECK(c.n == WEIGHT_CACHE_SLOTS && fresh == 1);
+    weight_cache_get(&c, w[0], 8, k1, 5, &fresh); /* its slot was reused: a fresh entry */
+    CHECK(fresh == 1);
+    weight_cache_release(&c);
+    CHECK(c.n == 0 && weight_cache_bytes(&c) == 0);
 }
 
 /* kres_freeze end to end, batch 1 through the dnnl backend on a model whose stride-4 conv2
@@ -746,6 +770,7 @@ int main(int argc, char **argv) {
     test_paths();
     test_direct();
     test_winograd();
+    test_weight_cache();
     test_freeze_model();
     test_determinism_and_cache();
     test_plan();

@@ -415,64 +415,28 @@ static float *workspace(size_t floats) { return grow_floats(&g_ws.base, &g_ws.fl
 size_t conv1d_fft_workspace_bytes(void) { return g_ws.floats * sizeof(float); }
 
 /* Forward kernel spectra are kept per weight tensor and reused while the weights are
- * unchanged (inference, frozen encoders): a byte comparison with a saved copy decides, so a
- * stale spectrum can never be used (once per kres_freeze promise, see frozen.h). In training the comparison fails at the first weight
- * (every step changes them) and the spectra are recomputed. */
-enum { SPEC_CACHE = 16 };
-typedef struct {
-    const float *ptr;
-    int Cout, Cin, K, N;
-    float *copy;   /* the weights the spectra were computed from */
-    float *spec;   /* kernel_spectra layout, reversed kernels */
-    uint64_t validated; /* the frozen.h promise it was last checked under */
-} SpecEntry;
-static SpecEntry g_spec[SPEC_CACHE];
-static int g_nspec, g_spec_next;
+ * unchanged (inference, frozen encoders): frozen.h's cache checks them against a copy of the
+ * weights (once per kres_freeze promise), so a stale spectrum is never used. In training the
+ * check fails at the first weight (every step changes them) and the spectra are recomputed. */
+static WeightCache g_spec;
 
 static void kernel_spectra(float *KS, const float *weight, int Cout, int Cin, int K, const Plan *p,
                            int reverse);
 
 static const float *forward_spectra(const float *weight, int Cout, int Cin, int K, const Plan *p) {
-    const size_t nw = (size_t)Cout * Cin * K;
-    SpecEntry *e = NULL;
-    for (int i = 0; i < g_nspec && !e; i++) {
-        SpecEntry *c = &g_spec[i];
-        if (c->ptr == weight && c->Cout == Cout && c->Cin == Cin && c->K == K && c->N == p->n) e = c;
-    }
-    if (e && frozen_cache_valid(&e->validated, e->copy, weight, nw * sizeof(float))) return e->spec;
-    if (!e) {
-        if (g_nspec < SPEC_CACHE) e = &g_spec[g_nspec++];
-        else { /* many distinct layers: replace round-robin */
-            e = &g_spec[g_spec_next];
-            g_spec_next = (g_spec_next + 1) % SPEC_CACHE;
-            free(e->copy);
-            free(e->spec);
-        }
-        e->ptr = weight;
-        e->Cout = Cout;
-        e->Cin = Cin;
-        e->K = K;
-        e->N = p->n;
-        e->copy = xmalloc_aligned(nw * sizeof(float));
-        e->spec = xmalloc_aligned((size_t)(p->n / 2 + 1) * 2 * round16((size_t)Cout * Cin) *
-                                  sizeof(float));
-    }
-    memcpy(e->copy, weight, nw * sizeof(float));
-    e->validated = frozen_generation();
-    kernel_spectra(e->spec, weight, Cout, Cin, K, p, 1); /* correlation = convolution, reversed */
-    return e->spec;
+    const int key[WEIGHT_CACHE_KEY] = {Cout, Cin, K, p->n};
+    int fresh;
+    float *spec = weight_cache_get(&g_spec, weight, (size_t)Cout * Cin * K, key,
+                                   (size_t)(p->n / 2 + 1) * 2 * round16((size_t)Cout * Cin), &fresh);
+    if (fresh) kernel_spectra(spec, weight, Cout, Cin, K, p, 1); /* correlation: reversed */
+    return spec;
 }
 
 void conv1d_fft_release(void) {
     free(g_ws.base);
     g_ws.base = NULL;
     g_ws.floats = 0;
-    for (int i = 0; i < g_nspec; i++) {
-        free(g_spec[i].copy);
-        free(g_spec[i].spec);
-    }
-    memset(g_spec, 0, sizeof g_spec);
-    g_nspec = g_spec_next = 0;
+    weight_cache_release(&g_spec);
 }
 
 /* Geometry shared by forward and backward. */

@@ -26,7 +26,7 @@
 #endif
 
 /* F(TM, TR): TM outputs of a TR-tap correlation from TN inputs with TN multiplies */
-enum { TM = 4, TR = 4, TN = TM + TR - 1, ROWS = 6, COLS = 16, CACHE = 16 };
+enum { TM = 4, TR = 4, TN = TM + TR - 1, ROWS = 6, COLS = 16 };
 
 static float g_AT[TM][TN], g_G[TN][TR], g_BT[TN][TN];
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
@@ -167,48 +167,17 @@ static void transform_weights(float *U, const float *weight, const Geo *g) {
     }
 }
 
-/* Transformed weights are kept per weight tensor and reused while a byte comparison with a
- * saved copy shows the weights unchanged (once per kres_freeze promise, see frozen.h), so a
- * stale transform can never be used. */
-typedef struct {
-    const float *ptr;
-    int Cout, Cin, K, S;
-    float *copy, *U;
-    uint64_t validated; /* the frozen.h promise it was last checked under */
-} UEntry;
-static UEntry g_cache[CACHE];
-static int g_ncache, g_cache_next;
+/* Transformed weights are kept per weight tensor (frozen.h's cache: checked against a copy of
+ * the weights, once per kres_freeze promise), so a stale transform is never used. */
+static WeightCache g_cache;
 
 static const float *cached_weights(const float *weight, const Geo *g) {
-    const size_t nw = (size_t)g->Cout * g->Cin * g->K;
-    UEntry *e = NULL;
-    for (int i = 0; i < g_ncache && !e; i++) {
-        UEntry *c = &g_cache[i];
-        if (c->ptr == weight && c->Cout == g->Cout && c->Cin == g->Cin && c->K == g->K &&
-            c->S == g->S)
-            e = c;
-    }
-    if (e && frozen_cache_valid(&e->validated, e->copy, weight, nw * sizeof(float))) return e->U;
-    if (!e) {
-        if (g_ncache < CACHE) e = &g_cache[g_ncache++];
-        else { /* many distinct layers: replace round-robin */
-            e = &g_cache[g_cache_next];
-            g_cache_next = (g_cache_next + 1) % CACHE;
-            free(e->copy);
-            free(e->U);
-        }
-        e->ptr = weight;
-        e->Cout = g->Cout;
-        e->Cin = g->Cin;
-        e->K = g->K;
-        e->S = g->S;
-        e->copy = xmalloc_aligned(nw * sizeof(float));
-        e->U = xmalloc_aligned((size_t)TN * g->nrb * g->KD * ROWS * sizeof(float));
-    }
-    memcpy(e->copy, weight, nw * sizeof(float));
-    e->validated = frozen_generation();
-    transform_weights(e->U, weight, g);
-    return e->U;
+    const int key[WEIGHT_CACHE_KEY] = {g->Cout, g->Cin, g->K, g->S};
+    int fresh;
+    float *U = weight_cache_get(&g_cache, weight, (size_t)g->Cout * g->Cin * g->K, key,
+                                (size_t)TN * g->nrb * g->KD * ROWS, &fresh);
+    if (fresh) transform_weights(U, weight, g);
+    return U;
 }
 
 /* ---------------------------------------------------------------- kernels ----------- */
@@ -216,26 +185,15 @@ static const float *cached_weights(const float *weight, const Geo *g) {
 static float *workspace(size_t floats) { return grow_floats(&g_ws.base, &g_ws.floats, floats); }
 
 size_t conv1d_winograd_workspace_bytes(void) {
-    size_t n = g_ws.floats * sizeof(float) + (size_t)g_ws.nblocks * sizeof(int);
-    for (int i = 0; i < g_ncache; i++) {
-        const UEntry *e = &g_cache[i];
-        const int nrb = ceil_div(e->Cout, ROWS);
-        n += (size_t)e->Cout * e->Cin * e->K * sizeof(float) +
-             (size_t)TN * nrb * count_blocks(e->K, e->S, NULL) * e->Cin * ROWS * sizeof(float);
-    }
-    return n;
+    return g_ws.floats * sizeof(float) + (size_t)g_ws.nblocks * sizeof(int) +
+           weight_cache_bytes(&g_cache);
 }
 
 void conv1d_winograd_release(void) {
     free(g_ws.base);
     free(g_ws.blocks);
     memset(&g_ws, 0, sizeof g_ws);
-    for (int i = 0; i < g_ncache; i++) {
-        free(g_cache[i].copy);
-        free(g_cache[i].U);
-    }
-    memset(g_cache, 0, sizeof g_cache);
-    g_ncache = g_cache_next = 0;
+    weight_cache_release(&g_cache);
 }
 
 int conv1d_winograd_available(void) { return cpu_avx2_kernels_enabled("KRES_CONV_WINOGRAD"); }

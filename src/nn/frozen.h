@@ -22,9 +22,32 @@ uint64_t frozen_new_generation(void);
 void frozen_set_generation(uint64_t gen);
 uint64_t frozen_generation(void);
 
-/* 1 if a transform cached from `copy` (bytes long) still matches `weights`: trusted without
- * reading either when *validated equals this thread's nonzero promise, else compared byte
- * for byte; a match records the promise in *validated. */
-int frozen_cache_valid(uint64_t *validated, const void *copy, const void *weights, size_t bytes);
+/* A cache of transforms of weight tensors (the FFT path's kernel spectra, the Winograd
+ * path's U), one entry per (weights address, shape key), up to WEIGHT_CACHE_SLOTS, replaced
+ * round-robin; each entry keeps a copy of the weights it came from and is checked against
+ * it: skipped when the entry was already checked under this thread's nonzero promise, else
+ * byte for byte (a match records the promise), so a stale transform is never returned
+ * unless a promise was broken. Zero-initialised = empty; not
+ * thread-safe (the callers run under the dnnl backend's lock). */
+enum { WEIGHT_CACHE_SLOTS = 16, WEIGHT_CACHE_KEY = 4 };
+typedef struct {
+    const float *ptr;
+    int key[WEIGHT_CACHE_KEY];
+    size_t nweights, nfloats;
+    float *copy, *data;
+    uint64_t validated;
+} WeightCacheEntry;
+typedef struct {
+    WeightCacheEntry entry[WEIGHT_CACHE_SLOTS];
+    int n, next;
+} WeightCache;
+
+/* The transform (nfloats floats) cached for `weights` (nweights floats) under `key`. *fresh is
+ * set to 1 when the caller must compute it into the returned buffer (new entry or changed
+ * weights), 0 when it is valid as it is. */
+float *weight_cache_get(WeightCache *c, const float *weights, size_t nweights,
+                        const int key[WEIGHT_CACHE_KEY], size_t nfloats, int *fresh);
+size_t weight_cache_bytes(const WeightCache *c);
+void weight_cache_release(WeightCache *c);
 
 #endif
