@@ -89,5 +89,14 @@ expect_exit 2 "finetune: shared flags parse" -- "$KRES" finetune --encoder x --d
     --epochs 2 --batch 4 --lr 0.01 --weight-decay 0 --seed 2 --threads 1 --threshold-rule youden \
     --encoder-lr-scale 1 --val-fold 3 --test-fold 3
 check "finetune: got to the fold check" grep -q -F -- "--val-fold and --test-fold must differ" "$TMP/err"
+# Commands that take one positional argument say so when given two.
+expect_exit 2 "info: two records" -- "$KRES" info "$R1" "$R1"
+check "info: one RECORD only" grep -q -F "one RECORD only (got '$R1' and '$R1')" "$TMP/err"
+expect_exit 2 "samples: two records" -- "$KRES" samples "$R1" "$R1"
+check "samples: one RECORD only" grep -q -F "one RECORD only" "$TMP/err"
+expect_exit 2 "dataset: two directories" -- "$KRES" dataset "$S" "$S"
+check "dataset: one PTBXL_DIR only" grep -q -F "one PTBXL_DIR only" "$TMP/err"
+expect_exit 2 "samples: bad --to" -- "$KRES" samples "$R1" --to -3
+check "samples: names the range of --to" grep -q -F -- "--to must be an integer in [0," "$TMP/err"
 check "nothing written by usage errors" test -z "$(ls -A "$TMP" | grep -v -E '^(out|err)$')"
 finish

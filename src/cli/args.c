@@ -133,6 +133,17 @@ static ArgSpec *arg_find(ArgSpec *spec, const char *flag) {
     return NULL;
 }
 
+int arg_single(const char *cmd, const char *flag, const char *v, void *dst) {
+    (void)flag;
+    ArgSingle *one = dst;
+    if (one->value) {
+        usage_error(cmd, "one %s only (got '%s' and '%s')", one->noun, one->value, v);
+        return -1;
+    }
+    one->value = v;
+    return 0;
+}
+
 int arg_given(const ArgSpec *spec, const char *flag) {
     /* arg_find only reads through the pointer it returns here. */
     const ArgSpec *s = arg_find((ArgSpec *)spec, flag);

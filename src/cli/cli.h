@@ -100,6 +100,13 @@ typedef struct {
 int arg_parse(const char *cmd, int argc, char **argv, ArgSpec *spec, void (*usage)(FILE *));
 /* How often flag was given in the last arg_parse over spec (0 for a flag not in spec). */
 int arg_given(const ArgSpec *spec, const char *flag);
+/* For commands that take exactly one positional argument: ARG_ARGS(arg_single, &one) keeps
+ * the first in one.value and makes a second a usage error naming one.noun (e.g. "RECORD"). */
+typedef struct {
+    const char *noun;
+    const char *value;
+} ArgSingle;
+int arg_single(const char *cmd, const char *flag, const char *v, void *dst);
 
 /* The flags 'kres train' and 'kres finetune' share, all filling TrainOptions (--quiet,
  * --augment, --data, --task, --out, --log, --protocol, --rate, --label-fraction,

@@ -140,35 +140,23 @@ static void print_json(const PtbxlDb *db, const Task *t, const CohortOptions *o,
 }
 
 int cmd_dataset(int argc, char **argv) {
-    const char *dir = NULL, *task_spec = "heart-block";
+    const char *task_spec = "heart-block";
     CohortOptions o = cohort_options_default();
     o.check_files = 2;
     int json = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *f = argv[i], *v;
-        if (arg_is_help(f)) {
-            print_usage(stdout);
-            return KRES_EXIT_OK;
-        } else if (arg_is(f, "--json")) {
-            json = 1;
-        } else if (arg_is(f, "--task")) {
-            if (!(task_spec = arg_value(argc, argv, &i, CMD))) return KRES_EXIT_USAGE;
-        } else if (arg_is(f, "--protocol")) {
-            if (!(v = arg_value(argc, argv, &i, CMD))) return KRES_EXIT_USAGE;
-            if (arg_protocol(CMD, v, &o.protocol) != 0) return KRES_EXIT_USAGE;
-        } else if (arg_is(f, "--rate")) {
-            if (!(v = arg_value(argc, argv, &i, CMD)) || arg_rate(CMD, v, &o.rate) != 0) return KRES_EXIT_USAGE;
-        } else if (arg_is(f, "--min-likelihood")) {
-            if (!(v = arg_value(argc, argv, &i, CMD)) || arg_double(CMD, f, v, 0, 100, &o.min_likelihood) != 0)
-                return KRES_EXIT_USAGE;
-        } else if (f[0] == '-' && f[1]) {
-            return usage_error(CMD, "unknown option '%s'", f);
-        } else if (!dir) {
-            dir = f;
-        } else {
-            return usage_error(CMD, "one PTB-XL directory expected, got '%s' and '%s'", dir, f);
-        }
-    }
+    ArgSingle one = {"PTBXL_DIR", NULL};
+    ArgSpec spec[] = {
+        ARG_SET("--json", &json),
+        ARG_STR("--task", &task_spec),
+        ARG_PROTOCOL("--protocol", &o.protocol),
+        ARG_RATE("--rate", &o.rate),
+        ARG_DOUBLE("--min-likelihood", &o.min_likelihood, 0, 100),
+        ARG_ARGS(arg_single, &one),
+        ARG_END,
+    };
+    int prc = arg_parse(CMD, argc, argv, spec, print_usage);
+    if (prc != ARG_CONTINUE) return prc;
+    const char *dir = one.value;
     if (!dir) return usage_error(CMD, "missing PTBXL_DIR");
 
     double t0 = now_seconds();

@@ -130,22 +130,16 @@ static void print_json(const WfdbRecord *r, const char *hea, int all_ok) {
 }
 
 int cmd_info(int argc, char **argv) {
-    const char *record = NULL;
     int json = 0;
-    for (int i = 1; i < argc; i++) {
-        if (arg_is_help(argv[i])) {
-            info_usage(stdout);
-            return KRES_EXIT_OK;
-        } else if (arg_is(argv[i], "--json")) {
-            json = 1;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            return usage_error("info", "unknown option '%s'", argv[i]);
-        } else if (record) {
-            return usage_error("info", "one RECORD only (got '%s' and '%s')", record, argv[i]);
-        } else {
-            record = argv[i];
-        }
-    }
+    ArgSingle one = {"RECORD", NULL};
+    ArgSpec spec[] = {
+        ARG_SET("--json", &json),
+        ARG_ARGS(arg_single, &one),
+        ARG_END,
+    };
+    const int prc = arg_parse("info", argc, argv, spec, info_usage);
+    if (prc != ARG_CONTINUE) return prc;
+    const char *record = one.value;
     if (!record) return usage_error("info", "missing RECORD");
 
     WfdbRecord r;

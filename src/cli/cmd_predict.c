@@ -43,32 +43,42 @@ static void print_usage(FILE *fp) {
 
 enum { OUT_TEXT, OUT_CSV, OUT_JSON };
 
+/* --json / --csv: the last one given wins */
+static int flag_format(const char *cmd, const char *flag, const char *v, void *dst) {
+    (void)cmd, (void)v;
+    *(int *)dst = arg_is(flag, "--json") ? OUT_JSON : OUT_CSV;
+    return 0;
+}
+
+/* The RECORD arguments, kept as given (argc slots: there are never more). */
+typedef struct {
+    char **recs;
+    int n;
+} Records;
+
+static int arg_record(const char *cmd, const char *flag, const char *v, void *dst) {
+    (void)cmd, (void)flag;
+    Records *r = dst;
+    r->recs[r->n++] = (char *)v;
+    return 0;
+}
+
 int cmd_predict(int argc, char **argv) {
     const char *model_path = NULL;
-    int fmt = OUT_TEXT, threads = 0, nrec = 0;
-    char **recs = xmalloc((size_t)(argc > 0 ? argc : 1) * sizeof(char *));
-    for (int i = 1; i < argc; i++) {
-        const char *f = argv[i], *v;
-        if (arg_is_help(f)) {
-            print_usage(stdout);
-            free(recs);
-            return KRES_EXIT_OK;
-        } else if (arg_is(f, "--json")) {
-            fmt = OUT_JSON;
-        } else if (arg_is(f, "--csv")) {
-            fmt = OUT_CSV;
-        } else if (arg_is(f, "--model")) {
-            if (!(model_path = arg_value(argc, argv, &i, CMD))) return free(recs), KRES_EXIT_USAGE;
-        } else if (arg_is(f, "--threads")) {
-            if (!(v = arg_value(argc, argv, &i, CMD)) || arg_threads(CMD, f, v, &threads) != 0)
-                return free(recs), KRES_EXIT_USAGE;
-        } else if (f[0] == '-' && f[1] == '-') {
-            free(recs);
-            return usage_error(CMD, "unknown option '%s'", f);
-        } else {
-            recs[nrec++] = argv[i];
-        }
-    }
+    int fmt = OUT_TEXT, threads = 0;
+    Records rs = {xmalloc((size_t)(argc > 0 ? argc : 1) * sizeof(char *)), 0};
+    ArgSpec spec[] = {
+        ARG_CALL("--json", flag_format, &fmt),
+        ARG_CALL("--csv", flag_format, &fmt),
+        ARG_STR("--model", &model_path),
+        ARG_THREADS("--threads", &threads),
+        ARG_ARGS(arg_record, &rs),
+        ARG_END,
+    };
+    int prc = arg_parse(CMD, argc, argv, spec, print_usage);
+    char **recs = rs.recs;
+    const int nrec = rs.n;
+    if (prc != ARG_CONTINUE) return free(recs), prc;
     if (!model_path) return free(recs), usage_error(CMD, "--model M is required");
     if (nrec == 0) return free(recs), usage_error(CMD, "give at least one RECORD");
     if (threads > 0) omp_set_num_threads(threads);

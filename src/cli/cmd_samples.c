@@ -42,28 +42,19 @@ static void csv_name(FILE *fp, const char *name, int s) {
 }
 
 int cmd_samples(int argc, char **argv) {
-    const char *record = NULL;
     long from = 0, to = -1;
     int raw = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *v;
-        if (arg_is_help(argv[i])) {
-            samples_usage(stdout);
-            return KRES_EXIT_OK;
-        } else if (arg_is(argv[i], "--raw")) {
-            raw = 1;
-        } else if (arg_is(argv[i], "--from") || arg_is(argv[i], "--to")) {
-            const char *flag = argv[i];
-            if (!(v = arg_value(argc, argv, &i, "samples"))) return KRES_EXIT_USAGE;
-            if (arg_long("samples", flag, v, 0, 1L << 40, flag[2] == 'f' ? &from : &to) != 0) return KRES_EXIT_USAGE;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            return usage_error("samples", "unknown option '%s'", argv[i]);
-        } else if (record) {
-            return usage_error("samples", "one RECORD only (got '%s' and '%s')", record, argv[i]);
-        } else {
-            record = argv[i];
-        }
-    }
+    ArgSingle one = {"RECORD", NULL};
+    ArgSpec spec[] = {
+        ARG_SET("--raw", &raw),
+        ARG_LONG("--from", &from, 0, 1L << 40),
+        ARG_LONG("--to", &to, 0, 1L << 40),
+        ARG_ARGS(arg_single, &one),
+        ARG_END,
+    };
+    const int prc = arg_parse("samples", argc, argv, spec, samples_usage);
+    if (prc != ARG_CONTINUE) return prc;
+    const char *record = one.value;
     if (!record) return usage_error("samples", "missing RECORD");
 
     WfdbRecord r;
