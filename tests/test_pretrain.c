@@ -297,7 +297,13 @@ static void test_runs(void) {
     pretrain_result_free(&r);
     o.max_steps = 0;
     o.resume = 1;
-    CHECKF(pretrain_run(&o, &r) == 0, "%s", kres_last_error());
+    /* (the resume goes through pretrain_run_corpus on a corpus built first: the corpus moves
+     * into the result, and the run is the same) */
+    PretrainCorpus pc;
+    CHECK(pretrain_corpus_build(&o, &pc) == 0);
+    const int npc = pc.n;
+    CHECKF(pretrain_run_corpus(&o, &pc, &r) == 0, "%s", kres_last_error());
+    CHECK(npc > 0 && r.corpus.n == npc && pc.n == 0 && pc.path == NULL);
     CHECK(r.start_step == 10 && r.end_step == 24 && r.completed);
     pretrain_result_free(&r);
     CHECK(same_model(a, b));

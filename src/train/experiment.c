@@ -480,7 +480,7 @@ static void pretrain_fill(const ExperimentOptions *o, PretrainOptions *p) {
  * pretrain_run leaves out the excluded folds of PTB-XL trees it is given, but a plain WFDB
  * directory (e.g. PTB-XL's records100/ passed on its own) carries no folds. Records named
  * like PTB-XL's (NNNNN_lr, NNNNN_hr) are matched by ecg_id against the evaluation database. */
-static int check_pretrain_leak(Ctx *c, const PretrainOptions *p, unsigned exclude) {
+static int check_pretrain_leak(Ctx *c, const PretrainCorpus *corpus, unsigned exclude) {
     if (!c->o->n_pretrain_dirs || !exclude) return 0;
     int maxid = 0;
     for (int i = 0; i < c->db.n; i++)
@@ -490,17 +490,16 @@ static int check_pretrain_leak(Ctx *c, const PretrainOptions *p, unsigned exclud
         const PtbxlRecord *r = &c->db.rec[i];
         if (r->ecg_id >= 0 && (exclude >> r->strat_fold & 1u)) held[r->ecg_id] = 1;
     }
-    PretrainCorpus corpus;
-    int rc = pretrain_corpus_build(p, &corpus), n = 0;
+    int rc = 0, n = 0;
     const char *first = NULL;
-    for (int i = 0; rc == 0 && i < corpus.n; i++) {
-        const int id = pretrain_record_ecg_id(corpus.path[i]); /* as the corpus matches them */
+    for (int i = 0; i < corpus->n; i++) {
+        const int id = pretrain_record_ecg_id(corpus->path[i]); /* as the corpus matches them */
         if (id >= 0 && id <= maxid && held[id]) {
-            if (!first) first = corpus.path[i];
+            if (!first) first = corpus->path[i];
             n++;
         }
     }
-    if (rc == 0 && n > 0) {
+    if (n > 0) {
         char folds[64] = "";
         for (int k = 1; k <= PTBXL_NFOLDS; k++)
             if (exclude >> k & 1u) snprintf(folds + strlen(folds), sizeof folds - strlen(folds), "%s%d", *folds ? "," : "", k);
@@ -509,7 +508,6 @@ static int check_pretrain_leak(Ctx *c, const PretrainOptions *p, unsigned exclud
                               "folds %s are then left out) or remove them",
                        n, folds, c->o->data_dir, folds);
     }
-    pretrain_corpus_free(&corpus);
     free(held);
     return rc;
 }
@@ -540,7 +538,13 @@ static int pretrain_one(Ctx *c, const char *dir, unsigned exclude, const char *w
     p.log_path = logp;
     if (pretrain_state_path(enc, state, sizeof state) != 0) return kres_fail(enc, "path too long");
     p.resume = file_exists(state);
-    if (check_pretrain_leak(c, &p, exclude) != 0) return -1;
+    /* one scan of the pretraining directories serves the leak check and the run */
+    PretrainCorpus corpus;
+    if (pretrain_corpus_build(&p, &corpus) != 0) return -1;
+    if (check_pretrain_leak(c, &corpus, exclude) != 0) {
+        pretrain_corpus_free(&corpus);
+        return -1;
+    }
     msg(c, "pretraining %s: %d epochs%s", what, p.epochs, p.resume ? ", resuming from its state file" : "");
     {
         JsonWriter f;
@@ -554,7 +558,7 @@ static int pretrain_one(Ctx *c, const char *dir, unsigned exclude, const char *w
     }
     PretrainResult r;
     double t0 = now_seconds();
-    if (pretrain_run(&p, &r) != 0) {
+    if (pretrain_run_corpus(&p, &corpus, &r) != 0) {
         pretrain_result_free(&r);
         return -1;
     }

@@ -556,12 +556,21 @@ static int check_options(const PretrainOptions *o) {
 int pretrain_run(const PretrainOptions *o, PretrainResult *r) {
     memset(r, 0, sizeof *r);
     if (check_options(o) != 0) return -1;
+    PretrainCorpus c;
+    if (pretrain_corpus_build(o, &c) != 0) return -1;
+    return pretrain_run_corpus(o, &c, r);
+}
+
+int pretrain_run_corpus(const PretrainOptions *o, PretrainCorpus *corpus, PretrainResult *r) {
+    memset(r, 0, sizeof *r);
+    r->corpus = *corpus; /* owned by r from here on, freed by pretrain_result_free */
+    memset(corpus, 0, sizeof *corpus);
+    if (check_options(o) != 0) return -1;
     if (o->threads > 0) omp_set_num_threads(o->threads);
     char state_path[4096];
     if (pretrain_state_path(o->out_path, state_path, sizeof state_path) != 0)
         return kres_fail(o->out_path, "path too long");
     PretrainCorpus *c = &r->corpus;
-    if (pretrain_corpus_build(o, c) != 0) return -1;
     const int N = o->batch, N2 = 2 * N;
     if (c->n < N)
         return kres_fail("pretrain", "only %d ECGs to pretrain on, fewer than the batch of %d", c->n, N);

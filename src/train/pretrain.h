@@ -110,6 +110,10 @@ typedef struct {
 /* Run (or resume) pretraining. Returns 0 or -1 (kres_fail). Free r with
  * pretrain_result_free, also after a failure. */
 int pretrain_run(const PretrainOptions *o, PretrainResult *r);
+/* pretrain_run on a corpus already built from the same options (pretrain_corpus_build), so a
+ * caller that inspected it does not scan the directories twice: it moves into r->corpus (and
+ * *corpus is left empty) whatever the outcome. */
+int pretrain_run_corpus(const PretrainOptions *o, PretrainCorpus *corpus, PretrainResult *r);
 void pretrain_result_free(PretrainResult *r);
 
 /* "<out>.state.safetensors" into buf; -1 if it does not fit. */
