@@ -532,8 +532,8 @@ static void test_direct(void) {
     CHECK(conv1d_direct_workspace_bytes() == 0);
 }
 
-/* The Winograd F(4, 4) forward against the reference: strides 1-4 (phases with 1-5 tap
- * blocks), kernels that are not a multiple of 4, output-channel remainders of its 6-row
+/* The Winograd forward against the reference, both variants (F(4, 4) over 4-tap blocks,
+ * F(4, 5) where every phase fits one 5-tap block): strides 1-4 (phases with 1-5 tap blocks), kernels that are not a multiple of 4, output-channel remainders of its 6-row
  * kernel, tile counts below, at and above its 16-tile block, outputs not a multiple of 4,
  * padding 0 and past the kernel, bias, two examples; one and two threads give the same
  * bits; every output is written. Then its weight cache: changed weights (same pointer) are
@@ -555,7 +555,8 @@ static void test_winograd(void) {
         {1, 7, 5, 90, 11, 3, 0, 1, 0},     /* stride 3, no padding, 27 outputs */
         {1, 3, 8, 20, 4, 1, 10, 0, 0},     /* padding past the kernel, one block */
         {1, 9, 11, 200, 8, 4, 3, 0, 0},    /* stride 4, K 8: two taps per phase */
-        {2, 16, 20, 128, 17, 4, 8, 1, 0},  /* KRes conv2-like, 32 outputs, two examples */
+        {2, 16, 20, 128, 17, 4, 8, 1, 0},  /* KRes conv2-like (F(4, 5): phases of 5,4,4,4 taps) */
+        {1, 5, 9, 120, 10, 2, 4, 1, 0},    /* F(4, 5) with two full 5-tap phases */
     };
     Rng r;
     rng_seed(&r, 17);

@@ -1,13 +1,13 @@
 /* conv1d_winograd.c — see conv1d_winograd.h for the method and the contract.
  *
- * Layouts (one example at a time; xi < 7 interpolation points, p < S phases):
- *   Z  (4S, zlen)          per channel, per thread: Z[q, u] = xpad[4 S u + q], so the 7
+ * Layouts (one example at a time; xi < tn = 7 or 8 interpolation points, p < S phases):
+ *   Z  (4S, zlen)          per channel, per thread: Z[q, u] = xpad[4 S u + q], so the tn
  *                          inputs of phase p's tile T are Z[S (l mod 4) + p, T + l div 4];
- *   V  (7, S, Cin, ldv)    transformed input tiles, ldv >= tiles16 + the largest block shift;
- *   U  (7, nrb, KD, 6)     transformed weights, KD = nblk Cin (row kd = block * Cin + c),
+ *   V  (tn, S, Cin, ldv)   transformed input tiles, ldv >= tiles16 + the largest block shift;
+ *   U  (tn, nrb, KD, 6)    transformed weights, KD = nblk Cin (row kd = block * Cin + c),
  *                          six output channels interleaved so the kernel's broadcasts read
  *                          one sequential stream; rows past Cout are zero;
- *   M  (7, nrb * 6, tiles16) the products, before the output transform. */
+ *   M  (tn, nrb * 6, tiles16) the products, before the output transform. */
 #include "nn/conv1d_winograd.h"
 
 #include <math.h>
@@ -25,10 +25,18 @@
 #define KRES_WINO_X86 1
 #endif
 
-/* F(TM, TR): TM outputs of a TR-tap correlation from TN inputs with TN multiplies */
-enum { TM = 4, TR = 4, TN = TM + TR - 1, ROWS = 6, COLS = 16 };
+/* F(TM, tr): TM outputs of a tr-tap correlation from tn = TM + tr - 1 inputs with tn
+ * multiplies. Two variants: F(4, 4) over blocks of 4 taps (any number of blocks per phase),
+ * and F(4, 5) where every phase has at most 5 taps (one block per phase: KRes's stride-4
+ * layers, 4 x 8 = 32 multiplies per 4 outputs instead of 5 x 7 = 35). */
+enum { TM = 4, TNMAX = 8, ROWS = 6, COLS = 16 };
 
-static float g_AT[TM][TN], g_G[TN][TR], g_BT[TN][TN];
+typedef struct {
+    int tr, tn;
+    float AT[TM][TNMAX], G[TNMAX][TNMAX], BT[TNMAX][TNMAX];
+} Transform;
+
+static Transform g_f44, g_f45;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 static double ipow(double a, int e) {
@@ -38,43 +46,55 @@ static double ipow(double a, int e) {
 }
 
 /* Toom-Cook matrices for correlation, from the polynomial-product algorithm by
- * transposition: with E the (TN x TN) evaluation map of degree-(TN-1) polynomials at the
- * points (inf: the leading coefficient), and Em, Er the same for degrees TM-1 and TR-1,
+ * transposition: with E the (tn x tn) evaluation map of degree-(tn-1) polynomials at the
+ * points (inf: the leading coefficient), and Em, Er the same for degrees TM-1 and tr-1,
  *   y = Em^T ((Er g) . (E^-T d)),  so  AT = Em^T, G = Er, BT = E^-T.
- * Computed in double (Gauss-Jordan) and rounded once. */
-static void init_transforms(void) {
-    static const double pts[TN - 1] = {0.0, 1.0, -1.0, 2.0, -2.0, 0.5};
-    double E[TN][2 * TN];
-    for (int j = 0; j < TN; j++)
-        for (int i = 0; i < 2 * TN; i++)
-            E[j][i] = i >= TN ? (double)(i - TN == j)
-                      : j < TN - 1 ? ipow(pts[j], i)
-                                   : (double)(i == TN - 1);
-    for (int c = 0; c < TN; c++) {
+ * pts: the tn - 1 finite points. Computed in double (Gauss-Jordan) and rounded once. */
+static void build_transform(Transform *t, int tr, const double *pts) {
+    const int tn = TM + tr - 1;
+    KRES_ASSERT(tn <= TNMAX);
+    t->tr = tr;
+    t->tn = tn;
+    double E[TNMAX][2 * TNMAX];
+    for (int j = 0; j < tn; j++)
+        for (int i = 0; i < 2 * tn; i++)
+            E[j][i] = i >= tn ? (double)(i - tn == j)
+                      : j < tn - 1 ? ipow(pts[j], i)
+                                   : (double)(i == tn - 1);
+    for (int c = 0; c < tn; c++) {
         int piv = c;
-        for (int r = c + 1; r < TN; r++)
+        for (int r = c + 1; r < tn; r++)
             if (fabs(E[r][c]) > fabs(E[piv][c])) piv = r;
-        for (int i = 0; i < 2 * TN; i++) {
-            const double t = E[c][i];
+        for (int i = 0; i < 2 * tn; i++) {
+            const double x = E[c][i];
             E[c][i] = E[piv][i];
-            E[piv][i] = t;
+            E[piv][i] = x;
         }
         const double d = E[c][c];
         KRES_ASSERT(fabs(d) > 1e-12);
-        for (int i = 0; i < 2 * TN; i++) E[c][i] /= d;
-        for (int r = 0; r < TN; r++) {
+        for (int i = 0; i < 2 * tn; i++) E[c][i] /= d;
+        for (int r = 0; r < tn; r++) {
             if (r == c || E[r][c] == 0.0) continue;
             const double f = E[r][c];
-            for (int i = 0; i < 2 * TN; i++) E[r][i] -= f * E[c][i];
+            for (int i = 0; i < 2 * tn; i++) E[r][i] -= f * E[c][i];
         }
     }
-    for (int xi = 0; xi < TN; xi++) {
-        for (int l = 0; l < TN; l++) g_BT[xi][l] = (float)E[l][TN + xi];
-        for (int i = 0; i < TR; i++)
-            g_G[xi][i] = (float)(xi < TN - 1 ? ipow(pts[xi], i) : (double)(i == TR - 1));
+    memset(t->AT, 0, sizeof t->AT);
+    memset(t->G, 0, sizeof t->G);
+    memset(t->BT, 0, sizeof t->BT);
+    for (int xi = 0; xi < tn; xi++) {
+        for (int l = 0; l < tn; l++) t->BT[xi][l] = (float)E[l][tn + xi];
+        for (int i = 0; i < tr; i++)
+            t->G[xi][i] = (float)(xi < tn - 1 ? ipow(pts[xi], i) : (double)(i == tr - 1));
         for (int i = 0; i < TM; i++)
-            g_AT[i][xi] = (float)(xi < TN - 1 ? ipow(pts[xi], i) : (double)(i == TM - 1));
+            t->AT[i][xi] = (float)(xi < tn - 1 ? ipow(pts[xi], i) : (double)(i == TM - 1));
     }
+}
+
+static void init_transforms(void) {
+    static const double pts[TNMAX - 1] = {0.0, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5};
+    build_transform(&g_f44, 4, pts);
+    build_transform(&g_f45, 5, pts);
 }
 
 /* ---------------------------------------------------------------- geometry ---------- */
@@ -83,6 +103,7 @@ typedef struct {
     int Cin, Cout, L, K, S, pad, Lout;
     int tiles, tiles16, maxb, ldv, zlen, nrb, nblk, KD;
     int *bp, *bb;   /* phase and block index of each (p, b) block */
+    const Transform *tf;
 } Geo;
 
 static int ceil_div(int a, int b) { return (a + b - 1) / b; }
@@ -90,10 +111,10 @@ static int ceil_div(int a, int b) { return (a + b - 1) / b; }
 /* taps of phase p: k = S j + p < K */
 static int phase_taps(int K, int S, int p) { return p < K ? ceil_div(K - p, S) : 0; }
 
-static int count_blocks(int K, int S, int *maxb) {
+static int count_blocks(int K, int S, int tr, int *maxb) {
     int n = 0, mb = 0;
     for (int p = 0; p < S; p++) {
-        const int nb = ceil_div(phase_taps(K, S, p), TR);
+        const int nb = ceil_div(phase_taps(K, S, p), tr);
         n += nb;
         if (nb > mb) mb = nb;
     }
@@ -108,7 +129,16 @@ static struct {
     int nblocks;
 } g_ws;
 
+/* F(4, 5) where every phase fits one 5-tap block and that takes fewer multiplies than the
+ * 4-tap blocks of F(4, 4); else F(4, 4). */
+static const Transform *choose_transform(int K, int S) {
+    int maxb5;
+    const int n4 = count_blocks(K, S, 4, NULL), n5 = count_blocks(K, S, 5, &maxb5);
+    return maxb5 == 0 && n5 * g_f45.tn < n4 * g_f44.tn ? &g_f45 : &g_f44;
+}
+
 static void geometry(Geo *g, int Cin, int Cout, int L, int K, int S, int pad) {
+    g->tf = choose_transform(K, S);
     g->Cin = Cin;
     g->Cout = Cout;
     g->L = L;
@@ -118,7 +148,7 @@ static void geometry(Geo *g, int Cin, int Cout, int L, int K, int S, int pad) {
     g->Lout = (L + 2 * pad - K) / S + 1;
     g->tiles = ceil_div(g->Lout, TM);
     g->tiles16 = ceil_div(g->tiles, COLS) * COLS;
-    g->nblk = count_blocks(K, S, &g->maxb);
+    g->nblk = count_blocks(K, S, g->tf->tr, &g->maxb);
     g->ldv = ceil_div(g->tiles16 + g->maxb, 8) * 8;
     g->zlen = g->ldv + 8; /* the l >= 4 inputs read one column further, 8-wide */
     g->nrb = ceil_div(Cout, ROWS);
@@ -132,7 +162,7 @@ static void geometry(Geo *g, int Cin, int Cout, int L, int K, int S, int pad) {
     g->bb = g_ws.blocks + g->nblk;
     int n = 0;
     for (int p = 0; p < S; p++)
-        for (int b = 0; b < ceil_div(phase_taps(K, S, p), TR); b++) {
+        for (int b = 0; b < ceil_div(phase_taps(K, S, p), g->tf->tr); b++) {
             g->bp[n] = p;
             g->bb[n] = b;
             n++;
@@ -145,22 +175,24 @@ static void geometry(Geo *g, int Cin, int Cout, int L, int K, int S, int pad) {
 /* U for the (Cout, Cin, K) weights (layout at the top), in double and rounded once. */
 static void transform_weights(float *U, const float *weight, const Geo *g) {
     const size_t per_xi = (size_t)g->nrb * g->KD * ROWS;
-    memset(U, 0, TN * per_xi * sizeof(float));
+    const Transform *tf = g->tf;
+    const int tr = tf->tr, tn = tf->tn;
+    memset(U, 0, tn * per_xi * sizeof(float));
 #pragma omp parallel for schedule(static)
     for (int o = 0; o < g->Cout; o++) {
         const int rb = o / ROWS, r = o % ROWS;
         for (int blk = 0; blk < g->nblk; blk++)
             for (int c = 0; c < g->Cin; c++) {
                 const float *w = weight + ((size_t)o * g->Cin + c) * g->K;
-                double tap[TR];
-                for (int i = 0; i < TR; i++) {
-                    const int k = g->S * (TR * g->bb[blk] + i) + g->bp[blk];
+                double tap[TNMAX];
+                for (int i = 0; i < tr; i++) {
+                    const int k = g->S * (tr * g->bb[blk] + i) + g->bp[blk];
                     tap[i] = k < g->K ? w[k] : 0.0;
                 }
                 const size_t kd = (size_t)blk * g->Cin + c;
-                for (int xi = 0; xi < TN; xi++) {
+                for (int xi = 0; xi < tn; xi++) {
                     double s = 0.0;
-                    for (int i = 0; i < TR; i++) s += (double)g_G[xi][i] * tap[i];
+                    for (int i = 0; i < tr; i++) s += (double)tf->G[xi][i] * tap[i];
                     U[xi * per_xi + ((size_t)rb * g->KD + kd) * ROWS + r] = (float)s;
                 }
             }
@@ -175,7 +207,7 @@ static const float *cached_weights(const float *weight, const Geo *g) {
     const int key[WEIGHT_CACHE_KEY] = {g->Cout, g->Cin, g->K, g->S};
     int fresh;
     float *U = weight_cache_get(&g_cache, weight, (size_t)g->Cout * g->Cin * g->K, key,
-                                (size_t)TN * g->nrb * g->KD * ROWS, &fresh);
+                                (size_t)g->tf->tn * g->nrb * g->KD * ROWS, &fresh);
     if (fresh) transform_weights(U, weight, g);
     return U;
 }
@@ -210,6 +242,33 @@ int conv1d_winograd_wins(int B, int Cin, int Cout, int L, int K, int stride, int
 
 #ifdef KRES_WINO_X86
 
+/* V[xi, p, c, :] = BT (tn x tn) applied to the tn inputs of every tile, from the sub-phase
+ * rows Z; inlined with tn a constant so that the tile's inputs stay in registers. */
+__attribute__((target("avx2,fma"), always_inline)) static inline void transform_tiles(
+    float *V, const float *Z, int c, const Geo *g, const int tn) {
+    const int S = g->S;
+    const Transform *tf = g->tf;
+    const size_t xi_stride = (size_t)S * g->Cin * g->ldv;
+    for (int p = 0; p < S; p++) {
+        const float *zl[TNMAX];
+        for (int l = 0; l < tn; l++) zl[l] = Z + (size_t)(S * (l & 3) + p) * g->zlen + (l >> 2);
+        float *v = V + ((size_t)p * g->Cin + c) * g->ldv;
+        for (int t = 0; t < g->ldv; t += 8) {
+            __m256 d[TNMAX];
+#pragma GCC unroll 8
+            for (int l = 0; l < tn; l++) d[l] = _mm256_loadu_ps(zl[l] + t);
+#pragma GCC unroll 8
+            for (int xi = 0; xi < tn; xi++) {
+                __m256 s = _mm256_mul_ps(_mm256_broadcast_ss(&tf->BT[xi][0]), d[0]);
+#pragma GCC unroll 8
+                for (int l = 1; l < tn; l++)
+                    s = _mm256_fmadd_ps(_mm256_broadcast_ss(&tf->BT[xi][l]), d[l], s);
+                _mm256_storeu_ps(v + xi * xi_stride + t, s);
+            }
+        }
+    }
+}
+
 /* Input transform of one channel row x (length L) into V[xi, p, c, 0 .. ldv). */
 __attribute__((target("avx2,fma"))) static void input_transform(float *V, float *Z,
                                                                 const float *x, int c,
@@ -229,25 +288,8 @@ __attribute__((target("avx2,fma"))) static void input_transform(float *V, float 
         for (int u = lo; u < hi; u++) z[u] = xs[(size_t)S4 * u];
         for (int u = hi; u < g->zlen; u++) z[u] = 0.0f;
     }
-    const size_t xi_stride = (size_t)S * g->Cin * g->ldv;
-    for (int p = 0; p < S; p++) {
-        const float *zl[TN];
-        for (int l = 0; l < TN; l++) zl[l] = Z + (size_t)(S * (l & 3) + p) * g->zlen + (l >> 2);
-        float *v = V + ((size_t)p * g->Cin + c) * g->ldv;
-        for (int t = 0; t < g->ldv; t += 8) {
-            __m256 d[TN];
-#pragma GCC unroll 7
-            for (int l = 0; l < TN; l++) d[l] = _mm256_loadu_ps(zl[l] + t);
-#pragma GCC unroll 7
-            for (int xi = 0; xi < TN; xi++) {
-                __m256 s = _mm256_mul_ps(_mm256_broadcast_ss(&g_BT[xi][0]), d[0]);
-#pragma GCC unroll 7
-                for (int l = 1; l < TN; l++)
-                    s = _mm256_fmadd_ps(_mm256_broadcast_ss(&g_BT[xi][l]), d[l], s);
-                _mm256_storeu_ps(v + xi * xi_stride + t, s);
-            }
-        }
-    }
+    if (g->tf->tn == 7) transform_tiles(V, Z, c, g, 7);
+    else transform_tiles(V, Z, c, g, 8);
 }
 
 /* Where there is one 16-tile block (Lout <= 64) each U row is used once, streamed from
@@ -298,11 +340,11 @@ __attribute__((target("avx2,fma"))) static void output_transform(float *y, const
     for (int t0 = 0; t0 < g->tiles; t0 += 8) {
         __m256 acc[TM];
         for (int i = 0; i < TM; i++) acc[i] = _mm256_set1_ps(bv);
-        for (int xi = 0; xi < TN; xi++) {
+        for (int xi = 0; xi < g->tf->tn; xi++) {
             const __m256 mv = _mm256_loadu_ps(mo + xi * xi_stride + t0);
             for (int i = 0; i < TM; i++)
-                if (g_AT[i][xi] != 0.0f)
-                    acc[i] = _mm256_fmadd_ps(_mm256_set1_ps(g_AT[i][xi]), mv, acc[i]);
+                if (g->tf->AT[i][xi] != 0.0f)
+                    acc[i] = _mm256_fmadd_ps(_mm256_set1_ps(g->tf->AT[i][xi]), mv, acc[i]);
         }
         float out[TM][8];
         for (int i = 0; i < TM; i++) _mm256_storeu_ps(out[i], acc[i]);
@@ -313,8 +355,9 @@ __attribute__((target("avx2,fma"))) static void output_transform(float *y, const
 
 static void forward_one(float *y, const float *x, const float *U, const float *bias,
                         const Geo *g, float *ws, int nt) {
-    const size_t vsize = (size_t)TN * g->S * g->Cin * g->ldv;
-    const size_t ldm = (size_t)g->tiles16, msize = (size_t)TN * g->nrb * ROWS * ldm;
+    const int tn = g->tf->tn;
+    const size_t vsize = (size_t)tn * g->S * g->Cin * g->ldv;
+    const size_t ldm = (size_t)g->tiles16, msize = (size_t)tn * g->nrb * ROWS * ldm;
     const size_t zsize = (size_t)4 * g->S * g->zlen;
     float *V = ws, *M = V + vsize, *Z0 = M + msize;
     size_t voff[64], *vo = voff;
@@ -329,7 +372,7 @@ static void forward_one(float *y, const float *x, const float *U, const float *b
         for (int c = 0; c < g->Cin; c++) input_transform(V, Z, x + (size_t)c * g->L, c, g);
         /* one (point, row block) pair per iteration; each M element has one writer */
 #pragma omp for schedule(static) collapse(2)
-        for (int xi = 0; xi < TN; xi++)
+        for (int xi = 0; xi < tn; xi++)
             for (int rb = 0; rb < g->nrb; rb++) {
                 const float *u = U + xi * u_xi + (size_t)rb * g->KD * ROWS;
                 float *m = M + xi * (size_t)g->nrb * ROWS * ldm + (size_t)rb * ROWS * ldm;
@@ -358,8 +401,8 @@ void conv1d_winograd_forward(float *out, const float *inp, const float *weight,
     geometry(&g, Cin, Cout, L, K, stride, pad);
     const float *U = cached_weights(weight, &g);
     const int nt = omp_get_max_threads();
-    const size_t vsize = (size_t)TN * g.S * g.Cin * g.ldv;
-    const size_t msize = (size_t)TN * g.nrb * ROWS * g.tiles16;
+    const size_t vsize = (size_t)g.tf->tn * g.S * g.Cin * g.ldv;
+    const size_t msize = (size_t)g.tf->tn * g.nrb * ROWS * g.tiles16;
     const size_t zsize = (size_t)4 * g.S * g.zlen;
     float *ws = workspace(vsize + msize + (size_t)nt * zsize);
     for (int b = 0; b < B; b++)
