@@ -1,6 +1,7 @@
 /* conv1d_winograd.h — fp32 forward convolution of a few examples by Winograd minimal
- * filtering F(4, 4) or F(4, 5) over blocks of taps: the batch-1 inference path for the long-kernel
- * layers that the FFT path does not take (KRes's stride-4 conv2 layers and the L = 64 conv1).
+ * filtering, F(4, 4) or F(4, 5) over blocks of taps: the batch-1 inference path for the
+ * long-kernel layers that the FFT path does not take (KRes's stride-4 conv2 layers and the
+ * L = 64 conv1).
  *
  * Same shapes, dimension legend and contract as conv1d.h (forward overwrites), any stride.
  * Why: direct convolution spends K multiply-adds per output and channel pair (17 in KRes);
