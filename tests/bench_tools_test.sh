@@ -19,4 +19,22 @@ expect_exit 0 "layer_profile" -- env OMP_NUM_THREADS=1 "$LP" --reps 1
 check "layer_profile: 13 convolutions" test "$(grep -c ' conv ' "$TMP/out")" -eq 13
 check "layer_profile: total line" grep -q '^total [0-9.]* ms per forward' "$TMP/out"
 expect_exit 2 "layer_profile bad option" -- "$LP" --bogus 1
+
+# accuracy_sample.sh: both precisions train on the sample (a tiny model, one epoch) and it
+# prints both curves; without native bf16 both are fp32 and must be the same bits.
+cat > "$TMP/tiny.json" <<'JSON'
+{"in_leads": 12, "in_len": 256, "stem_width": 8, "kernel": 17, "widths": [8, 12], "downsample": 4, "dropout": 0.1}
+JSON
+cat > "$TMP/pre.json" <<'JSON'
+{"target_rate": 100, "length": 256, "highpass_hz": 0.5, "lowpass_hz": 40, "standardize": 1, "allow_missing_leads": 0}
+JSON
+expect_exit 0 "accuracy_sample.sh" -- env KRES="$KRES" OUT="$TMP/acc" EPOCHS=1 THREADS=1 BATCH=16 \
+    TRAIN_ARGS="--model-config $TMP/tiny.json --preprocess $TMP/pre.json --label-fraction 0.3" \
+    bash bench/accuracy_sample.sh
+check "accuracy_sample: both curves printed" grep -q '^    1 .* | ' "$TMP/out"
+check "accuracy_sample: fold-10 AUCs" grep -q '^fold-10 AUC: fp32 [0-9.]*, bf16 [0-9.]*' "$TMP/out"
+check "accuracy_sample: curves.tsv" test "$(wc -l < "$TMP/acc/curves.tsv")" -eq 2
+if ! grep -qE 'avx512_bf16|amx_bf16' /proc/cpuinfo; then
+    check "accuracy_sample: identical without bf16" grep -q 'curves identical: yes' "$TMP/out"
+fi
 finish
