@@ -1,5 +1,6 @@
-/* test_util.c — RNG determinism, number parsing, atomic writes, grow-only workspaces. */
+/* test_util.c — RNG determinism, number parsing, atomic writes, grow-only workspaces, aligned allocation. */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -51,5 +52,19 @@ int main(void) {
     w2[999] = 2.0f; /* the whole new size is writable (ASan checks it) */
     free(ws);
     CHECK(strstr(kres_last_error(), "/nonexistent/x") != NULL);
+    /* xmalloc_aligned: 64-byte alignment, and 2 MiB (huge-page) alignment from 4 MiB on unless
+     * KRES_THP=0 (the first call decides); every byte writable. */
+    {
+        const char *thp = getenv("KRES_THP");
+        const int huge = !(thp && strcmp(thp, "0") == 0);
+        unsigned char *small = xmalloc_aligned(1000), *big = xmalloc_aligned((size_t)5 << 20);
+        CHECK(((uintptr_t)small & 63) == 0);
+        CHECK(((uintptr_t)big & (huge ? ((uintptr_t)2 << 20) - 1 : 63)) == 0);
+        memset(small, 1, 1000);
+        memset(big, 2, (size_t)5 << 20);
+        CHECK(small[999] == 1 && big[((size_t)5 << 20) - 1] == 2);
+        free(small);
+        free(big);
+    }
     TEST_MAIN_END();
 }

@@ -1,5 +1,6 @@
 /* util.c — see util.h. */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* madvise's MADV_HUGEPAGE */
 #include "util.h"
 
 #include <errno.h>
@@ -7,6 +8,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -70,13 +72,33 @@ char *xstrdup(const char *s) {
     return d;
 }
 
+/* Allocations of 4 MiB and more (model parameters, cached weight transforms, workspaces)
+ * are 2 MiB-aligned and marked for transparent huge pages where the OS offers them
+ * (madvise mode): a batch-1 forward streams ~37 MB of weights, and with 4 KiB pages that is
+ * ~9000 TLB misses per forward; huge pages made the forward 3-4% faster here. KRES_THP=0
+ * in the environment turns this off. */
+static int huge_pages_wanted(void) {
+    static int want = -1;
+    if (want < 0) {
+        const char *e = getenv("KRES_THP");
+        want = !(e && strcmp(e, "0") == 0);
+    }
+    return want;
+}
+
 void *xmalloc_aligned(size_t n) {
     void *p = NULL;
-    size_t rounded = (n + 63) & ~(size_t)63;
-    if (posix_memalign(&p, 64, rounded ? rounded : 64) != 0) {
+    const size_t huge = (size_t)2 << 20;
+    const int big = n >= 2 * huge && huge_pages_wanted();
+    const size_t align = big ? huge : 64;
+    const size_t rounded = (n + align - 1) & ~(align - 1);
+    if (posix_memalign(&p, align, rounded ? rounded : 64) != 0) {
         fprintf(stderr, "kres: error: out of memory allocating %zu aligned bytes\n", n);
         exit(KRES_EXIT_DATA);
     }
+#ifdef MADV_HUGEPAGE
+    if (big) (void)madvise(p, rounded, MADV_HUGEPAGE); /* a hint: failure changes nothing */
+#endif
     return p;
 }
 
