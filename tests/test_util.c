@@ -52,7 +52,7 @@ int main(void) {
     w2[999] = 2.0f; /* the whole new size is writable (ASan checks it) */
     free(ws);
     CHECK(strstr(kres_last_error(), "/nonexistent/x") != NULL);
-    /* xmalloc_aligned: 64-byte alignment, and 2 MiB (huge-page) alignment from 4 MiB on unless
+    /* xmalloc_aligned: 64-byte alignment, and 2 MiB (huge-page) alignment from 1 MiB on unless
      * KRES_THP=0 (the first call decides); every byte writable. */
     {
         const char *thp = getenv("KRES_THP");

@@ -33,7 +33,7 @@ void *kres_xmalloc(size_t n, const char *file, int line);
 void *kres_xcalloc(size_t n, size_t size, const char *file, int line);
 void *kres_xrealloc(void *p, size_t n, const char *file, int line);
 char *xstrdup(const char *s);
-/* 64-byte aligned allocation for SIMD buffers (from 4 MiB: 2 MiB-aligned, transparent huge
+/* 64-byte aligned allocation for SIMD buffers (from 1 MiB: 2 MiB-aligned, transparent huge
  * pages requested; KRES_THP=0 turns that off); free with free(). */
 void *xmalloc_aligned(size_t n);
 /* A workspace of floats that only grows: returns *buf holding at least n floats (64-byte
