@@ -42,30 +42,37 @@ done
 native=yes
 grep -q 'no native bf16' "$OUT/bf16.stderr" && native=no
 
-python3 - "$OUT" "$native" <<'PY'
-import json, sys
-out, native = sys.argv[1], sys.argv[2]
-def curve(prec):
-    rows = {}
-    for line in open(f"{out}/{prec}.log.jsonl"):
-        e = json.loads(line)
-        if e.get("event") == "epoch":
-            rows[e["epoch"]] = (e["train_loss"], e["val_loss"], e["val_auc"])
-    return rows
-def test_auc(prec):
-    d = json.load(open(f"{out}/{prec}.eval.json"))
-    return d.get("auc", d.get("metrics", {}).get("auc"))
-a, b = curve("fp32"), curve("bf16")
-with open(f"{out}/curves.tsv", "w") as f:
-    f.write("epoch\tfp32_train_loss\tfp32_val_loss\tfp32_val_auc\tbf16_train_loss\tbf16_val_loss\tbf16_val_auc\n")
-    print("epoch  fp32: train loss  val loss  val AUC | bf16: train loss  val loss  val AUC")
-    for ep in sorted(a):
-        x, y = a[ep], b.get(ep, (float("nan"),) * 3)
-        f.write(f"{ep}\t" + "\t".join(f"{v:.6g}" for v in x + y) + "\n")
-        print(f"{ep:5d}  {x[0]:16.4f} {x[1]:9.4f} {x[2]:8.4f} | {y[0]:16.4f} {y[1]:9.4f} {y[2]:8.4f}")
-print(f"fold-10 AUC: fp32 {test_auc('fp32')}, bf16 {test_auc('bf16')}")
-if native == "no":
-    same = a == b
-    print("no native bf16 on this CPU: both runs are fp32; curves identical:", "yes" if same else "NO")
-    sys.exit(0 if same else 1)
-PY
+# The epoch lines of each training log (kres writes the keys in this order), as
+# "epoch train_loss val_loss val_auc"; plain awk, so nothing beyond the base system is needed.
+curve() {
+    awk 'index($0, "\"event\":\"epoch\"") {
+        n = split($0, f, /[,{}]/); ep = tl = vl = va = ""
+        for (i = 1; i <= n; i++) {
+            split(f[i], kv, ":")
+            if (kv[1] == "\"epoch\"") ep = kv[2]
+            else if (kv[1] == "\"train_loss\"") tl = kv[2]
+            else if (kv[1] == "\"val_loss\"") vl = kv[2]
+            else if (kv[1] == "\"val_auc\"") va = kv[2]
+        }
+        print ep, tl, vl, va
+    }' "$OUT/$1.log.jsonl"
+}
+test_auc() { sed -n 's/.*"auc":\([^,]*\),.*/\1/p' "$OUT/$1.eval.json" | head -1; }
+curve fp32 > "$OUT/fp32.curve"
+curve bf16 > "$OUT/bf16.curve"
+# both runs have the same epochs, in order: side by side line by line
+both() { cut -d' ' -f2- "$OUT/bf16.curve" | paste -d' ' "$OUT/fp32.curve" -; }
+{
+    printf 'epoch\tfp32_train_loss\tfp32_val_loss\tfp32_val_auc\tbf16_train_loss\tbf16_val_loss\tbf16_val_auc\n'
+    both | tr ' ' '\t'
+} > "$OUT/curves.tsv"
+echo "epoch  fp32: train loss  val loss  val AUC | bf16: train loss  val loss  val AUC"
+both |
+    awk '{ printf "%5d  %16.4f %9.4f %8.4f | %16.4f %9.4f %8.4f\n", $1, $2, $3, $4, $5, $6, $7 }'
+echo "fold-10 AUC: fp32 $(test_auc fp32), bf16 $(test_auc bf16)"
+if [ $native = no ]; then
+    same=NO
+    cmp -s "$OUT/fp32.curve" "$OUT/bf16.curve" && same=yes
+    echo "no native bf16 on this CPU: both runs are fp32; curves identical: $same"
+    [ $same = yes ]
+fi
