@@ -89,6 +89,10 @@ expect_exit 2 "finetune: shared flags parse" -- "$KRES" finetune --encoder x --d
     --epochs 2 --batch 4 --lr 0.01 --weight-decay 0 --seed 2 --threads 1 --threshold-rule youden \
     --encoder-lr-scale 1 --val-fold 3 --test-fold 3
 check "finetune: got to the fold check" grep -q -F -- "--val-fold and --test-fold must differ" "$TMP/err"
+# A single-dash word is a mistyped option (exit 2), not a record name.
+expect_unknown "info: -x" -x -- "$KRES" info -x
+expect_unknown "samples: -raw" -raw -- "$KRES" samples -raw "$R1"
+expect_unknown "embed: -q among records" -q -- "$KRES" embed --encoder x --out "$TMP/e.csv" "$R1" -q
 # Commands that take one positional argument say so when given two.
 expect_exit 2 "info: two records" -- "$KRES" info "$R1" "$R1"
 check "info: one RECORD only" grep -q -F "one RECORD only (got '$R1' and '$R1')" "$TMP/err"

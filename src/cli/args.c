@@ -207,6 +207,8 @@ int arg_parse(const char *cmd, int argc, char **argv, ArgSpec *spec, void (*usag
         /* Look the flag up before taking a value: "--bogus" last on the line is unknown,
          * not a flag that "needs a value". */
         int dashed = strncmp(f, "--", 2) == 0;
+        /* "-x" is a mistyped option, never a record or directory name */
+        if (!dashed && f[0] == '-' && f[1]) return usage_error(cmd, "unknown option '%s'", f);
         ArgSpec *s = arg_find(spec, dashed ? f : NULL);
         if (!s) return usage_error(cmd, dashed ? "unknown option '%s'" : "unexpected argument '%s'", f);
         s->seen++;
