@@ -50,8 +50,6 @@ static double now_ms(void) {
         prof_seq++;                                                                           \
     } while (0)
 
-/* kres_forward calls conv1d_dnnl_set_frozen_weights first: the start of a forward pass */
-#define conv1d_dnnl_set_frozen_weights(f) (prof_seq = 0, (conv1d_dnnl_set_frozen_weights)(f))
 #define conv1d_forward(...) PROF("conv", (conv1d_forward)(__VA_ARGS__))
 #define bn_relu_forward_eval(...) PROF("bn+relu", (bn_relu_forward_eval)(__VA_ARGS__))
 #define maxpool1d_forward(...) PROF("maxpool", (maxpool1d_forward)(__VA_ARGS__))
@@ -101,6 +99,7 @@ int main(int argc, char **argv) {
     memset(prof_ms, 0, sizeof prof_ms);
     double *each = xmalloc((size_t)reps * sizeof(double)), total = 0;
     for (int i = 0; i < reps; i++) {
+        prof_seq = 0; /* the slots count layer calls from the start of each forward */
         const double t0 = now_ms();
         kres_forward(m, x, B, 0, NULL);
         each[i] = now_ms() - t0;

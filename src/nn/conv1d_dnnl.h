@@ -35,9 +35,12 @@ NnPrecision nn_precision_auto(void);
 const char *nn_precision_name(NnPrecision p);
 
 /* Which implementation runs a convolution:
- *   fp32, stride 1, wide kernel, where the cost model predicts a clear win (KRes: the
- *         kernel-17 conv1 of each unit): the overlap-save FFT path (conv1d_fft.h);
+ *   fp32, stride 1, wide kernel, where the cost model predicts a clear win (KRes: the stem
+ *         and the kernel-17 conv1 of each unit at training batch sizes): the overlap-save
+ *         FFT path (conv1d_fft.h);
  *   fp32 1x1: one oneDNN sgemm per example (no layout reorders);
+ *   fp32 inference forward (frozen hint set) of one or two examples where it wins (KRes:
+ *         the stride-4 conv2 layers and units.2.conv1): Winograd (conv1d_winograd.h);
  *   fp32 forward of one or two examples (also in bf16 mode), K >= 2, on CPUs with AVX2+FMA:
  *         the direct register-blocked kernels (conv1d_direct.h);
  *   everything else, and everything in bf16: oneDNN convolution primitives.
@@ -45,10 +48,12 @@ const char *nn_precision_name(NnPrecision p);
  * with K >= 5 (tests). The environment variable KRES_CONV_FFT=0|1|2 sets the initial mode. */
 void conv1d_dnnl_set_fft(int mode);
 /* Speed hint for this thread's later forward calls: nonzero = the weights stay unchanged
- * between calls (inference), so the FFT path's cached kernel spectra cost nothing to reuse
- * and it is chosen for smaller batches (batch 1 on long signals). Results differ from the
- * other paths only by rounding; the cache is validated byte for byte, so a wrong hint costs
- * speed, never correctness. kres_forward sets it to !training. Default 0. */
+ * between calls (inference), so cached weight transforms cost nothing to reuse: the FFT
+ * path is chosen for smaller batches (batch 1 on long signals) and the Winograd path is
+ * allowed. Results differ from the other paths only by rounding; the caches are validated
+ * against the weights (byte for byte, or once per kres_freeze promise: nn/frozen.h), so a
+ * wrong hint costs speed, never correctness. kres_forward sets it to !training for its
+ * convolutions and clears it after them. Default 0. */
 void conv1d_dnnl_set_frozen_weights(int frozen);
 /* The FFT length used for these sizes (training, i.e. hint 0), or 0 if they go to oneDNN. */
 int conv1d_dnnl_uses_fft(int B, int Cin, int Cout, int L, int K, int stride, int pad);

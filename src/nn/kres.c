@@ -703,9 +703,11 @@ void kres_forward(Kres *m, const float *x, int B, int training, Rng *rng) {
     const int K = c->kernel, pad = (K - 1) / 2, S = c->downsample;
     const float p = c->dropout, mom = c->bn_momentum, eps = c->bn_eps;
     const ParamViews *P = &m->p;
-    /* inference: weights unchanged between calls, the FFT path may reuse kernel spectra */
+    /* inference: weights unchanged between calls (the FFT and Winograd paths may reuse their
+     * cached weight transforms), and the model's kres_freeze promise if any; both are this
+     * thread's state and are withdrawn once the convolutions are done */
     conv1d_dnnl_set_frozen_weights(!training);
-    frozen_set_generation(training ? 0 : m->freeze_gen); /* withdrawn at the end */
+    frozen_set_generation(training ? 0 : m->freeze_gen);
     Acts *a = &m->a;
     m->last_B = B;
     m->last_training = training;
@@ -769,6 +771,9 @@ void kres_forward(Kres *m, const float *x, int B, int training, Rng *rng) {
         x_skip = u->sum;
     }
 
+    conv1d_dnnl_set_frozen_weights(0);
+    frozen_set_generation(0);
+
     /* embedding and heads */
     const int E = kres_embed_dim(c), Llast = m->geom[c->nunits - 1].lout;
     avgpool_forward(a->embed, x_main, B, E, Llast);
@@ -779,7 +784,6 @@ void kres_forward(Kres *m, const float *x, int B, int training, Rng *rng) {
         relu_forward(a->h1, a->h1, (size_t)B * c->proj_hidden);
         linear_forward(a->proj, a->h1, P->fc2_w, P->fc2_b, B, c->proj_hidden, c->proj_dim);
     }
-    frozen_set_generation(0);
 }
 
 const float *kres_embeddings(const Kres *m) { return m->a.embed; }
