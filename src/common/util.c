@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,13 +79,15 @@ char *xstrdup(const char *s) {
  * transforms, ~9000 TLB misses per forward with 4 KiB pages. Measured here (layer_profile
  * medians, interleaved): from 4 MiB up, 3-4% faster; from 1 MiB up (the FFT spectra and
  * smaller transforms too), 4% more. KRES_THP=0 in the environment turns this off. */
+static pthread_once_t g_thp_once = PTHREAD_ONCE_INIT;
+static int g_thp;
+static void init_thp(void) {
+    const char *e = getenv("KRES_THP");
+    g_thp = !(e && strcmp(e, "0") == 0);
+}
 static int huge_pages_wanted(void) {
-    static int want = -1;
-    if (want < 0) {
-        const char *e = getenv("KRES_THP");
-        want = !(e && strcmp(e, "0") == 0);
-    }
-    return want;
+    pthread_once(&g_thp_once, init_thp);
+    return g_thp;
 }
 
 void *xmalloc_aligned(size_t n) {

@@ -107,11 +107,14 @@ static v8 *lane_part(v8 *re, v8 *im, int w) { return w < LANES ? re : im; }
 
 #ifdef KRES_FFT_X86
 /* 1 where the transposed window gathers and writes below may run (AVX2; KRES_FFT_GATHER=0
- * turns them off, to compare). Decided once. */
+ * turns them off, to compare). Decided once (pthread_once: the first caller may be any of
+ * a parallel region's threads). */
+static pthread_once_t g_moves_once = PTHREAD_ONCE_INIT;
+static int g_moves;
+static void init_moves(void) { g_moves = cpu_avx2_kernels_enabled("KRES_FFT_GATHER"); }
 static int transposed_moves(void) {
-    static int on = -1;
-    if (on < 0) on = cpu_avx2_kernels_enabled("KRES_FFT_GATHER");
-    return on;
+    pthread_once(&g_moves_once, init_moves);
+    return g_moves;
 }
 
 /* In-register transpose: r[w] holds samples i0 .. i0+7 of window w; afterwards r[k] holds
@@ -645,12 +648,12 @@ void conv1d_fft_forward(float *out, const float *inp, const float *weight, const
     const Plan *p = plan_for(N);
     Geo g;
     geometry(&g, B, L, Lo, K, N);
-    const size_t nw = (size_t)Cout * Cin, ncol = round16(nw), kss = (size_t)g.bins * 2 * ncol;
+    const size_t nw = (size_t)Cout * Cin, ncol = round16(nw);
     const size_t xs = (size_t)g.bins * 2 * Cin * g.nbp, ys = (size_t)g.bins * 2 * Cout * g.nbp;
     const size_t per = xs + ys;
-    (void)kss;
     float *thread_ws = workspace(g.nt * per);
     const float *KS = forward_spectra(weight, Cout, Cin, K, p);
+    const int small_ok = small_kernel_available();
 #pragma omp parallel num_threads(g.nt)
     {
         const int tid = omp_get_thread_num();
@@ -660,7 +663,7 @@ void conv1d_fft_forward(float *out, const float *inp, const float *weight, const
         for (int b0 = b_lo; b0 < b_hi; b0 += g.chunk) {
             const int ncols = min_i(g.chunk, b_hi - b0) * g.nblk;
             window_spectra(X, inp, Cin, 0, Cin, L, b0, ncols, &g, g.M, -pad, N, p);
-            const int small = ncols <= SMALL_COLS && small_kernel_available();
+            const int small = ncols <= SMALL_COLS && small_ok;
             for (int f = 0; f < g.bins; f++) { /* Y_f (Cout, cols) = W_f (Cout, Cin) X_f */
                 const float *kr = KS + f * 2 * ncol, *xr = X + f * xb;
                 float *yr = Y + f * yb;

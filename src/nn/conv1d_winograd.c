@@ -103,6 +103,8 @@ typedef struct {
     int Cin, Cout, L, K, S, pad, Lout;
     int tiles, tiles16, maxb, ldv, zlen, nrb, nblk, KD;
     int *bp, *bb;   /* phase and block index of each (p, b) block */
+    size_t *voff;   /* each block's V offset: its phase's rows, shifted by its tile offset */
+    size_t vsize, msize, zsize; /* floats of V, M and one thread's Z */
     const Transform *tf;
 } Geo;
 
@@ -127,6 +129,7 @@ static struct {
     size_t floats;
     int *blocks;
     int nblocks;
+    size_t *voffs;
 } g_ws;
 
 /* F(4, 5) where every phase fits one 5-tap block and that takes fewer multiplies than the
@@ -155,16 +158,23 @@ static void geometry(Geo *g, int Cin, int Cout, int L, int K, int S, int pad) {
     g->KD = g->nblk * Cin;
     if (2 * g->nblk > g_ws.nblocks) {
         free(g_ws.blocks);
+        free(g_ws.voffs);
         g_ws.blocks = xmalloc(2 * (size_t)g->nblk * sizeof(int));
+        g_ws.voffs = xmalloc((size_t)g->nblk * sizeof(size_t));
         g_ws.nblocks = 2 * g->nblk;
     }
     g->bp = g_ws.blocks;
     g->bb = g_ws.blocks + g->nblk;
+    g->voff = g_ws.voffs;
+    g->vsize = (size_t)g->tf->tn * S * Cin * g->ldv;
+    g->msize = (size_t)g->tf->tn * g->nrb * ROWS * g->tiles16;
+    g->zsize = (size_t)4 * S * g->zlen;
     int n = 0;
     for (int p = 0; p < S; p++)
         for (int b = 0; b < ceil_div(phase_taps(K, S, p), g->tf->tr); b++) {
             g->bp[n] = p;
             g->bb[n] = b;
+            g->voff[n] = (size_t)p * Cin * g->ldv + (size_t)b;
             n++;
         }
     KRES_ASSERT(n == g->nblk);
@@ -217,13 +227,15 @@ static const float *cached_weights(const float *weight, const Geo *g) {
 static float *workspace(size_t floats) { return grow_floats(&g_ws.base, &g_ws.floats, floats); }
 
 size_t conv1d_winograd_workspace_bytes(void) {
-    return g_ws.floats * sizeof(float) + (size_t)g_ws.nblocks * sizeof(int) +
+    return g_ws.floats * sizeof(float) +
+           (size_t)g_ws.nblocks * (sizeof(int) + sizeof(size_t) / 2) +
            weight_cache_bytes(&g_cache);
 }
 
 void conv1d_winograd_release(void) {
     free(g_ws.base);
     free(g_ws.blocks);
+    free(g_ws.voffs);
     memset(&g_ws, 0, sizeof g_ws);
     weight_cache_release(&g_cache);
 }
@@ -284,8 +296,7 @@ __attribute__((target("avx2,fma"))) static void input_transform(float *V, float 
         if (hi > g->zlen) hi = g->zlen;
         if (hi < lo) hi = lo;
         for (int u = 0; u < lo; u++) z[u] = 0.0f;
-        const float *xs = x + off;
-        for (int u = lo; u < hi; u++) z[u] = xs[(size_t)S4 * u];
+        for (int u = lo; u < hi; u++) z[u] = x[(long)S4 * u + off]; /* index >= 0 here */
         for (int u = hi; u < g->zlen; u++) z[u] = 0.0f;
     }
     if (g->tf->tn == 7) transform_tiles(V, Z, c, g, 7);
@@ -356,14 +367,8 @@ __attribute__((target("avx2,fma"))) static void output_transform(float *y, const
 static void forward_one(float *y, const float *x, const float *U, const float *bias,
                         const Geo *g, float *ws, int nt) {
     const int tn = g->tf->tn;
-    const size_t vsize = (size_t)tn * g->S * g->Cin * g->ldv;
-    const size_t ldm = (size_t)g->tiles16, msize = (size_t)tn * g->nrb * ROWS * ldm;
-    const size_t zsize = (size_t)4 * g->S * g->zlen;
-    float *V = ws, *M = V + vsize, *Z0 = M + msize;
-    size_t voff[64], *vo = voff;
-    if (g->nblk > 64) vo = xmalloc((size_t)g->nblk * sizeof(size_t));
-    for (int blk = 0; blk < g->nblk; blk++)
-        vo[blk] = (size_t)g->bp[blk] * g->Cin * g->ldv + (size_t)g->bb[blk];
+    const size_t ldm = (size_t)g->tiles16, zsize = g->zsize;
+    float *V = ws, *M = V + g->vsize, *Z0 = M + g->msize;
     const size_t u_xi = (size_t)g->nrb * g->KD * ROWS, v_xi = (size_t)g->S * g->Cin * g->ldv;
 #pragma omp parallel num_threads(nt)
     {
@@ -377,13 +382,12 @@ static void forward_one(float *y, const float *x, const float *U, const float *b
                 const float *u = U + xi * u_xi + (size_t)rb * g->KD * ROWS;
                 float *m = M + xi * (size_t)g->nrb * ROWS * ldm + (size_t)rb * ROWS * ldm;
                 for (int t0 = 0; t0 < g->tiles16; t0 += COLS)
-                    product_kernel(m + t0, ldm, u, V + xi * v_xi + t0, vo, g->nblk, g->Cin,
+                    product_kernel(m + t0, ldm, u, V + xi * v_xi + t0, g->voff, g->nblk, g->Cin,
                                    (size_t)g->ldv);
             }
 #pragma omp for schedule(static)
         for (int o = 0; o < g->Cout; o++) output_transform(y, M, bias, o, g);
     }
-    if (vo != voff) free(vo);
 }
 
 #endif /* KRES_WINO_X86 */
@@ -401,10 +405,7 @@ void conv1d_winograd_forward(float *out, const float *inp, const float *weight,
     geometry(&g, Cin, Cout, L, K, stride, pad);
     const float *U = cached_weights(weight, &g);
     const int nt = omp_get_max_threads();
-    const size_t vsize = (size_t)g.tf->tn * g.S * g.Cin * g.ldv;
-    const size_t msize = (size_t)g.tf->tn * g.nrb * ROWS * g.tiles16;
-    const size_t zsize = (size_t)4 * g.S * g.zlen;
-    float *ws = workspace(vsize + msize + (size_t)nt * zsize);
+    float *ws = workspace(g.vsize + g.msize + (size_t)nt * g.zsize);
     for (int b = 0; b < B; b++)
         forward_one(out + (size_t)b * Cout * g.Lout, inp + (size_t)b * Cin * L, U, bias, &g,
                     ws, nt);

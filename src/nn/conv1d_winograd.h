@@ -25,9 +25,9 @@
  * scale); every output is summed in one fixed order whatever the thread count, so results
  * repeat bit for bit.
  *
- * The transformed weights U (7/4 the size of the weights per block) are kept per weight
- * tensor (up to 16) with a copy of the weights they came from, and reused while a byte
- * comparison shows the weights unchanged (inference), as the FFT path does for its spectra.
+ * The transformed weights U (tn/tr times the weights per block) are kept per weight tensor
+ * in nn/frozen.h's WeightCache (with the FFT path's spectra): reused while the weights are
+ * unchanged, checked byte for byte against a saved copy, or once per kres_freeze promise.
  * Workspace: an internal arena that grows to the largest shape seen; not reentrant (the dnnl
  * backend calls it under its lock). */
 #ifndef KRES_NN_CONV1D_WINOGRAD_H
