@@ -64,7 +64,7 @@ $(BUILD)/bench_kres: $(BUILD)/obj/bench/bench_kres.o $(BUILD)/libkres.a
 $(BUILD)/layer_profile: $(BUILD)/obj/bench/layer_profile.o $(BUILD)/libkres.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-bench: all $(BUILD)/bench_kres
+bench: all
 	BUILD=$(BUILD) bash bench/run.sh
 
 clean:

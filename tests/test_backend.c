@@ -691,7 +691,11 @@ static void test_freeze_model(void) {
     fill(x, nx, &r);
     const KresTensor *w2 = kres_find_tensor(m, "units.0.conv2.weight");
     CHECK(w2 != NULL);
-    if (!w2) return;
+    if (!w2) {
+        free(x);
+        kres_free(m);
+        return;
+    }
     float *params = kres_params(m), ref[3], got[4];
     for (int step = 0; step < 3; step++) {
         /* the reference logit for the weights as they are now */

@@ -288,13 +288,15 @@ static void test_probe_run(void) {
         CHECK(ne == kres_num_encoder_params(m) && memcmp(kres_params(e0), kres_params(m), ne * sizeof(float)) == 0);
         kres_free(e0);
 
-        /* The cohort-embedding cache gives the same fit as embedding on the fly. */
+        /* The cohort-embedding cache, and the database passed open instead of data_dir
+         * opened again, give the same fit as embedding on the fly. */
         float *cache;
         int E;
         CHECK(probe_embed_cohort(enc, &c, &cache, &E, 1) == 0 && E == 8);
         ProbeOptions o2 = o;
         o2.out_path = NULL;
         o2.cohort_embeddings = cache;
+        o2.db = &db;
         ProbeResult r2;
         CHECK(probe_run(&o2, &r2) == 0);
         CHECK(r2.fit.lambda == r.fit.lambda && r2.fit.b == r.fit.b &&

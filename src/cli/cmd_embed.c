@@ -44,17 +44,12 @@ static int arg_record(const char *cmd, const char *flag, const char *v, void *ds
     return 0;
 }
 
-static int flag_format(const char *cmd, const char *flag, const char *v, void *dst) {
-    if (!arg_is(v, "csv") && !arg_is(v, "npy")) {
-        usage_error(cmd, "--format must be csv or npy, got '%s'", v);
-        return -1;
-    }
-    *(const char **)dst = v;
-    return 0;
-}
+enum { FMT_AUTO = -1, FMT_CSV, FMT_NPY };
+static const char *const FORMATS[] = {[FMT_CSV] = "csv", [FMT_NPY] = "npy", NULL};
 
 int cmd_embed(int argc, char **argv) {
-    const char *enc = NULL, *out = NULL, *format = NULL, *data = NULL;
+    const char *enc = NULL, *out = NULL, *data = NULL;
+    int fmt = FMT_AUTO;
     int rate = 100, batch = 32, quiet = 0;
     Records rs = {xmalloc((size_t)(argc + 1) * sizeof(char *)), 0};
     ArgSpec spec[] = {
@@ -63,7 +58,7 @@ int cmd_embed(int argc, char **argv) {
         ARG_STR("--encoder", &enc),
         ARG_STR("--out", &out),
         ARG_STR("--data", &data),
-        ARG_FUNC("--format", flag_format, &format),
+        ARG_CHOICE("--format", &fmt, FORMATS),
         ARG_RATE("--rate", &rate),
         ARG_INT("--batch", &batch, 1, 4096),
         ARG_END,
@@ -89,9 +84,9 @@ int cmd_embed(int argc, char **argv) {
         usage_error(CMD, "give RECORD... or --data, not both");
         goto done;
     }
-    if (!format) {
+    if (fmt == FMT_AUTO) {
         size_t len = strlen(out);
-        format = len >= 4 && strcmp(out + len - 4, ".npy") == 0 ? "npy" : "csv";
+        fmt = len >= 4 && strcmp(out + len - 4, ".npy") == 0 ? FMT_NPY : FMT_CSV;
     }
     rc = KRES_EXIT_DATA;
     if (data) {
@@ -135,7 +130,7 @@ int cmd_embed(int argc, char **argv) {
     int erc = embed_records(m, batch, &pc, (const char *const *)recs, n, emb, NULL);
     double dt = now_seconds() - t0;
     if (erc == 0)
-        erc = strcmp(format, "npy") == 0 ? embed_write_npy(out, (const char *const *)recs, emb, n, E)
+        erc = fmt == FMT_NPY ? embed_write_npy(out, (const char *const *)recs, emb, n, E)
                                          : embed_write_csv(out, (const char *const *)recs, emb, n, E);
     kres_free(m);
     free(emb);
@@ -144,7 +139,7 @@ int cmd_embed(int argc, char **argv) {
         goto done;
     }
     if (!quiet)
-        fprintf(stderr, "embed: %d records x %d features -> %s (%s), %.1f ECGs/s\n", n, E, out, format,
+        fprintf(stderr, "embed: %d records x %d features -> %s (%s), %.1f ECGs/s\n", n, E, out, FORMATS[fmt],
                 dt > 0 ? n / dt : 0.0);
     rc = KRES_EXIT_OK;
 done:

@@ -713,6 +713,7 @@ static int unit_train(Ctx *c, ExpPipeline p, double fraction, int repeat, int te
         probe_options_default(&po);
         po.encoder_path = c->encoder[ei];
         po.data_dir = o->data_dir;
+        po.db = &c->db; /* open already: no second read of every header per probe */
         po.task = o->task;
         po.out_path = model;
         po.test_fold = test_fold, po.val_fold = val_fold;

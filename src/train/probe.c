@@ -348,11 +348,15 @@ int probe_run(const ProbeOptions *o, ProbeResult *r) {
     if (!o->encoder_path || !o->data_dir) return kres_fail("probe", "encoder and data directory are required");
     if (!(o->label_fraction > 0 && o->label_fraction <= 1))
         return kres_fail("probe", "label fraction must be in (0, 1], got %g", o->label_fraction);
-    PtbxlDb db;
+    PtbxlDb own;
+    const PtbxlDb *db = o->db;
     Task task;
     Cohort c;
     memset(&c, 0, sizeof c);
-    if (ptbxl_open(o->data_dir, &db) != 0) return -1;
+    if (!db) {
+        if (ptbxl_open(o->data_dir, &own) != 0) return -1;
+        db = &own;
+    }
     int rc = -1;
     Kres *m = NULL;
     PreprocConfig pc;
@@ -368,7 +372,7 @@ int probe_run(const ProbeOptions *o, ProbeResult *r) {
     /* The trainer's check (trainer.c): every header read, bad records left out, so that the
      * probe, supervised and fine-tuned models of one experiment see the same records. */
     co.check_files = 2;
-    if (task_parse(o->task, &db, &task) != 0 || cohort_build(&db, &task, co, &c) != 0) goto done;
+    if (task_parse(o->task, db, &task) != 0 || cohort_build(db, &task, co, &c) != 0) goto done;
     tr = xmalloc((size_t)c.n * sizeof(int) + 1);
     va = xmalloc((size_t)c.n * sizeof(int) + 1);
     te = xmalloc((size_t)c.n * sizeof(int) + 1);
@@ -500,6 +504,6 @@ done:
     ckpt_info_free(&info);
     kres_free(m);
     cohort_free(&c);
-    ptbxl_close(&db);
+    if (!o->db) ptbxl_close(&own);
     return rc;
 }

@@ -105,6 +105,9 @@ typedef struct {
     /* Optional cache for repeated probes (experiment, CV): embeddings of every cohort
      * member in cohort order (cohort.n, d), e.g. from probe_embed_cohort. NULL = compute. */
     const float *cohort_embeddings;
+    /* Optional: data_dir already open (the experiment's), so repeated probes do not re-read
+     * the metadata and every record header. NULL = open data_dir. */
+    const PtbxlDb *db;
     int argc;                     /* command line for the provenance (may be 0) */
     char *const *argv;
 } ProbeOptions;
