@@ -52,9 +52,9 @@ static void fill(float *x, size_t n, Rng *r) {
 }
 
 typedef enum { P_FAST, P_DNNL, P_DNNL_FFT, P_FFT_N16, P_FFT_N32, P_FFT_N64, P_FFT_N128,
-               P_FFT_N256, P_BF16 } Path;
+               P_FFT_N256, P_BF16, P_BF16_FFT } Path;
 static const char *path_name[] = {"fast", "dnnl", "dnnl+fft", "fft16", "fft32", "fft64",
-                                  "fft128", "fft256", "dnnl-bf16"};
+                                  "fft128", "fft256", "dnnl-bf16", "dnnl-bf16+fft"};
 
 /* Run one path on shape s; returns 0 if the path does not apply to the shape. */
 static int run_path(Path p, const Shape *s, float *y, float *dx, float *dw, float *db,
@@ -120,23 +120,29 @@ static void test_paths(void) {
                             s->Cout, s->L, s->K, s->S, s->P);
         float *y = xmalloc(ny * sizeof(float)), *dx = xmalloc(nx * sizeof(float));
         float *dw = xmalloc(nw * sizeof(float)), *db = xmalloc((size_t)s->Cout * sizeof(float));
-        for (int p = P_FAST; p <= P_BF16; p++) {
-            if (p == P_BF16) {
+        for (int p = P_FAST; p <= P_BF16_FFT; p++) {
+            const int bf = p == P_BF16 || p == P_BF16_FFT;
+            if (bf) {
                 if (!bf16) continue;
                 nn_set_backend(NN_BACKEND_DNNL);
                 CHECK(conv1d_dnnl_set_precision(NN_PREC_BF16) == 0);
+                /* bf16 mode with the (fp32) FFT path allowed, forced where it applies */
+                conv1d_dnnl_set_bf16_fft(p == P_BF16_FFT);
             }
             memcpy(dx, dx0, nx * sizeof(float));
             memcpy(dw, dw0, nw * sizeof(float));
             memcpy(db, db0, (size_t)s->Cout * sizeof(float));
             for (size_t i = 0; i < ny; i++) y[i] = NAN; /* forward must overwrite everything */
-            if (!run_path((Path)(p == P_BF16 ? P_DNNL : p), s, y, s->dinp ? dx : NULL, dw,
-                          s->bias ? db : NULL, x, w, b, dy))
+            const Path run = p == P_BF16 ? P_DNNL : p == P_BF16_FFT ? P_DNNL_FFT : (Path)p;
+            if (!run_path(run, s, y, s->dinp ? dx : NULL, dw, s->bias ? db : NULL, x, w, b, dy))
                 continue;
-            if (p == P_BF16) conv1d_dnnl_set_precision(NN_PREC_FP32);
+            if (bf) {
+                conv1d_dnnl_set_precision(NN_PREC_FP32);
+                conv1d_dnnl_set_bf16_fft(0);
+            }
             /* fp32 paths agree to rounding; bf16 rounds inputs to 8 significant bits, and
              * the sums here are over a few hundred terms */
-            const double tol = p == P_BF16 ? 2e-2 : 2e-5;
+            const double tol = bf ? 2e-2 : 2e-5;
             double ey = rel_err(y, yr, ny), ex = s->dinp ? rel_err(dx, dxr, nx) : 0;
             double ew = rel_err(dw, dwr, nw), eb = s->bias ? rel_err(db, dbr, (size_t)s->Cout) : 0;
             CHECKF(ey <= tol, "%s shape %zu: forward error %.3e", path_name[p], si, ey);

@@ -78,7 +78,8 @@ static struct {
     size_t arena_size;
     NnPrecision prec;
     int fft;                    /* -1: not yet read from KRES_CONV_FFT, 0 off, 1 on, 2 forced */
-} G = {.lock = PTHREAD_MUTEX_INITIALIZER, .fft = -1};
+    int bf16_fft;               /* -1: not yet read from KRES_BF16_FFT, 0 off, 1 on */
+} G = {.lock = PTHREAD_MUTEX_INITIALIZER, .fft = -1, .bf16_fft = -1};
 
 int conv1d_dnnl_set_precision(NnPrecision p) {
     KRES_ASSERT(p == NN_PREC_FP32 || p == NN_PREC_BF16);
@@ -104,15 +105,27 @@ void conv1d_dnnl_set_fft(int mode) {
     pthread_mutex_unlock(&G.lock);
 }
 
-/* FFT length for a stride-1 fp32 convolution where the FFT path wins, else 0 (caller holds
- * the lock). KRES_CONV_FFT=0 in the environment turns the FFT path off, =2 forces it. */
+void conv1d_dnnl_set_bf16_fft(int on) {
+    pthread_mutex_lock(&G.lock);
+    G.bf16_fft = on != 0;
+    pthread_mutex_unlock(&G.lock);
+}
+
+/* FFT length for a stride-1 convolution where the FFT path wins, else 0 (caller holds the
+ * lock). KRES_CONV_FFT=0 in the environment turns the FFT path off, =2 forces it. The FFT
+ * path computes in fp32; in bf16 mode it is considered only with KRES_BF16_FFT=1 (or
+ * conv1d_dnnl_set_bf16_fft), where the fp32 cost model still decides. */
 static int fft_n(int B, int Cin, int Cout, int L, int K, int stride, int pad, int frozen,
                  NnPrecision prec) {
     if (G.fft < 0) {
         const char *e = getenv("KRES_CONV_FFT");
         G.fft = e && strcmp(e, "0") == 0 ? 0 : e && strcmp(e, "2") == 0 ? 2 : 1;
     }
-    if (!G.fft || prec != NN_PREC_FP32) return 0;
+    if (G.bf16_fft < 0) {
+        const char *e = getenv("KRES_BF16_FFT");
+        G.bf16_fft = e && strcmp(e, "1") == 0;
+    }
+    if (!G.fft || (prec != NN_PREC_FP32 && !G.bf16_fft)) return 0;
     if (G.fft == 2) return conv1d_fft_best_n(B, Cin, Cout, L, K, stride, pad);
     return conv1d_fft_plan_n_frozen(B, Cin, Cout, L, K, stride, pad, frozen);
 }

@@ -47,6 +47,11 @@ const char *nn_precision_name(NnPrecision p);
  * FFT mode 1 (default): as the cost model says; 0: never; 2: for every stride-1 convolution
  * with K >= 5 (tests). The environment variable KRES_CONV_FFT=0|1|2 sets the initial mode. */
 void conv1d_dnnl_set_fft(int mode);
+
+/* In bf16 mode, also let the (fp32) FFT path take the stride-1 wide convolutions its cost
+ * model picks (default off; KRES_BF16_FFT=1 in the environment turns it on). */
+void conv1d_dnnl_set_bf16_fft(int on);
+
 /* Speed hint for this thread's later forward calls: nonzero = the weights stay unchanged
  * between calls (inference), so cached weight transforms cost nothing to reuse: the FFT
  * path is chosen for smaller batches (batch 1 on long signals) and the Winograd path is
