@@ -2,6 +2,7 @@
  *
  *   make build/layer_profile
  *   OMP_NUM_THREADS=1 taskset -c 0 build/layer_profile [--batch B] [--reps N] [--backend dnnl|fast|ref]
+ *                                                      [--precision fp32|bf16]
  *
  * It compiles src/nn/kres.c itself with every layer call in kres_forward wrapped in a timer
  * (the macros below shadow the layer functions; the library's own kres.c is not linked), so
@@ -23,6 +24,7 @@
 #include "nn/batchnorm.h"
 #include "nn/conv1d.h"
 #include "nn/conv1d_dnnl.h"
+#include "nn/elementwise.h"
 #include "nn/fused.h"
 #include "nn/kres.h"
 #include "nn/linear.h"
@@ -66,13 +68,15 @@ static int cmp_double(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
     int B = 1, reps = 50;
-    const char *backend = "dnnl";
+    const char *backend = "dnnl", *precision = "fp32";
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--batch")) B = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--backend")) backend = argv[i + 1];
+        else if (!strcmp(argv[i], "--precision")) precision = argv[i + 1];
         else {
-            fprintf(stderr, "usage: layer_profile [--batch B] [--reps N] [--backend dnnl|fast|ref]\n");
+            fprintf(stderr, "usage: layer_profile [--batch B] [--reps N] [--backend dnnl|fast|ref] "
+                            "[--precision fp32|bf16]\n");
             return 2;
         }
     }
@@ -82,6 +86,10 @@ int main(int argc, char **argv) {
     }
     nn_set_backend(!strcmp(backend, "ref") ? NN_BACKEND_REF
                    : !strcmp(backend, "fast") ? NN_BACKEND_FAST : NN_BACKEND_DNNL);
+    if (!strcmp(precision, "bf16") && conv1d_dnnl_set_precision(NN_PREC_BF16) != 0) {
+        fprintf(stderr, "layer_profile: %s\n", kres_last_error());
+        return 1;
+    }
     KresConfig cfg;
     kres_config_default(&cfg);
     Kres *m = kres_create(&cfg, B, 1);
@@ -108,8 +116,8 @@ int main(int argc, char **argv) {
     qsort(each, (size_t)reps, sizeof(double), cmp_double);
     prof_n = prof_seq < MAX_CALLS ? prof_seq : MAX_CALLS;
     double timed = 0;
-    printf("# KRes inference forward, batch %d, backend %s, %d threads, mean of %d\n", B, backend,
-           omp_get_max_threads(), reps);
+    printf("# KRes inference forward, batch %d, backend %s, %s, %d threads, mean of %d\n", B,
+           backend, nn_precision_name(conv1d_dnnl_get_precision()), omp_get_max_threads(), reps);
     for (int i = 0; i < prof_n; i++) {
         printf("%3d  %-8s %8.3f ms\n", i, prof_name[i], prof_ms[i] / reps);
         timed += prof_ms[i] / reps;
