@@ -1,12 +1,14 @@
 /* test_layers.c — batchnorm, relu, dropout, max/average pooling: hand values, running
  * statistics, inference mode, dropout statistics and determinism, FD gradient checks. */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/util.h"
 #include "nn/activation.h"
 #include "nn/batchnorm.h"
+#include "nn/elementwise.h"
 #include "nn/pool.h"
 #include "test.h"
 #include "test_gradcheck.h"
@@ -225,10 +227,34 @@ static void test_dropout(void) {
     rng_seed(&r, 8);
     dropout_forward(y2, m2, x, N, 0.2f, &r);
     CHECK(memcmp(m, m2, N) != 0);
-    /* odd length: the last element uses the low half of a fresh draw, still in range */
+    /* odd length: the last element uses the low half of its pair's value, so a shorter mask
+     * is a prefix of a longer one under the same rng state */
     rng_seed(&r, 7);
     dropout_forward(y2, m2, x, 3, 0.5f, &r);
     CHECK(m2[0] <= 1 && m2[1] <= 1 && m2[2] <= 1);
+    rng_seed(&r, 7);
+    dropout_forward(y2, m2, x, 4, 0.5f, &r);
+    uint8_t m3[3];
+    rng_seed(&r, 7);
+    dropout_forward(y2, m3, x, 3, 0.5f, &r);
+    CHECK(memcmp(m2, m3, 3) == 0);
+    /* one draw per call, whatever n; the same mask on 1 and 2 threads (parallel hash) */
+    rng_seed(&r, 9);
+    r0 = r;
+    rng_u64(&r0);
+    dropout_forward(y, m, x, N, 0.3f, &r);
+    CHECK(memcmp(&r, &r0, sizeof r) == 0);
+    const int nt = omp_get_max_threads();
+    omp_set_num_threads(1);
+    rng_seed(&r, 9);
+    dropout_forward(y2, m2, x, N, 0.3f, &r);
+    omp_set_num_threads(nt);
+    CHECK(memcmp(m, m2, N) == 0 && memcmp(y, y2, N * sizeof(float)) == 0);
+    /* in place gives the same output */
+    memcpy(y2, x, N * sizeof(float));
+    rng_seed(&r, 9);
+    dropout_forward(y2, m2, y2, N, 0.3f, &r);
+    CHECK(memcmp(y, y2, N * sizeof(float)) == 0);
     /* backward: dinp += dout * mask / (1 - p) */
     float g[4] = {1, 2, 3, 4}, d[4] = {10, 10, 10, 10};
     uint8_t mk[4] = {1, 0, 1, 0};
@@ -371,7 +397,39 @@ static void test_avgpool(void) {
     free(dx);
 }
 
+/* par_zero / par_copy / par_add: the same as the plain loops, on both sides of the parallel
+ * threshold and with a length that is no multiple of the chunk. */
+static void test_elementwise(void) {
+    const size_t sizes[] = {0, 1, 7, 65536, 65537, 300001};
+    Rng r;
+    rng_seed(&r, 11);
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        const size_t n = sizes[si];
+        float *a = xmalloc((n + 1) * sizeof(float)), *b = xmalloc((n + 1) * sizeof(float));
+        float *o = xmalloc((n + 1) * sizeof(float));
+        for (size_t i = 0; i <= n; i++) a[i] = (float)rng_normal(&r), b[i] = (float)rng_normal(&r);
+        o[n] = 42.0f; /* one past the end: must stay */
+        par_add(o, a, b, n);
+        int ok = o[n] == 42.0f;
+        for (size_t i = 0; i < n; i++) ok &= o[i] == a[i] + b[i];
+        CHECKF(ok, "par_add n=%zu", n);
+        par_copy(o, a, n);
+        CHECKF(memcmp(o, a, n * sizeof(float)) == 0 && o[n] == 42.0f, "par_copy n=%zu", n);
+        par_zero(o, n);
+        ok = o[n] == 42.0f;
+        for (size_t i = 0; i < n; i++) ok &= o[i] == 0.0f;
+        CHECKF(ok, "par_zero n=%zu", n);
+        par_add(a, a, b, n); /* in place */
+        par_copy(o, b, n);
+        ok = 1;
+        for (size_t i = 0; i < n; i++) ok &= a[i] - b[i] == a[i] - o[i];
+        CHECKF(ok, "par_add in place n=%zu", n);
+        free(a), free(b), free(o);
+    }
+}
+
 int main(void) {
+    test_elementwise();
     test_bn_hand();
     test_bn_output_stats();
     test_bn_gradcheck();

@@ -19,9 +19,10 @@ void relu_forward(float *out, const float *inp, size_t n);
 void relu_backward(float *dinp, const float *dout, const float *act, size_t n);
 
 /* Inverted dropout, training mode: each element is kept with probability 1 - p and scaled by
- * 1 / (1 - p), else zeroed. mask (n bytes) records 1 = kept, 0 = dropped. Draws come from rng
- * serially in index order, so a seed fixes the mask regardless of thread count. p == 0 copies
- * inp and sets mask to all 1 without consuming random numbers. Requires 0 <= p < 1.
+ * 1 / (1 - p), else zeroed. mask (n bytes) records 1 = kept, 0 = dropped. One number is drawn
+ * from rng per call and keys a counter-based hash of the element index, so the rng state
+ * fixes the mask regardless of thread count (computed in parallel). p == 0 copies inp and
+ * sets mask to all 1 without consuming random numbers. Requires 0 <= p < 1; out may be inp.
  * (Inference mode is the identity: just don't call it.) */
 void dropout_forward(float *out, uint8_t *mask, const float *inp, size_t n, float p, Rng *rng);
 

@@ -16,6 +16,7 @@
 #include "nn/batchnorm.h"
 #include "nn/conv1d.h"
 #include "nn/conv1d_dnnl.h"
+#include "nn/elementwise.h"
 #include "nn/frozen.h"
 #include "nn/fused.h"
 #include "nn/linear.h"
@@ -388,7 +389,7 @@ const KresTensor *kres_find_tensor(const Kres *m, const char *name) {
         if (strcmp(m->tensors[i].name, name) == 0) return &m->tensors[i];
     return NULL;
 }
-void kres_zero_grad(Kres *m) { memset(m->grads, 0, m->nparams * sizeof(float)); }
+void kres_zero_grad(Kres *m) { par_zero(m->grads, m->nparams); }
 
 /* ------------------------------------------------------------------------------------ */
 /* Size accounting: MACs per ECG and the layer table. Only convolutions and linear layers
@@ -713,7 +714,7 @@ void kres_forward(Kres *m, const float *x, int B, int training, Rng *rng) {
     m->last_training = training;
 
     /* stem: h = relu(bn(conv_K(x))) */
-    memcpy(a->x, x, (size_t)B * c->in_leads * c->in_len * sizeof(float));
+    par_copy(a->x, x, (size_t)B * c->in_leads * c->in_len);
     conv1d_forward(a->c0, a->x, P->stem_w, NULL, B, c->in_leads, c->stem_width, c->in_len, K, 1,
                    pad, m->work, m->work_n);
     /* batch norm and ReLU in one pass (src/nn/fused.h; batchnorm.c + activation.c stay the reference) */
@@ -755,7 +756,7 @@ void kres_forward(Kres *m, const float *x, int B, int training, Rng *rng) {
                            m->work, m->work_n);
             s = u->sk;
         }
-        for (size_t k = 0; k < nout; k++) u->sum[k] = u->c2[k] + s[k];
+        par_add(u->sum, u->c2, s, nout);
         /* x_main = dropout(relu(bn2(x_skip))) */
         if (training)
             bn_relu_forward_train(u->r2, u->mean2, u->rstd2, m->b.bn2[i].rm, m->b.bn2[i].rv,
@@ -794,7 +795,7 @@ const float *kres_projection(const Kres *m) { return m->a.proj; }
 /* Backward: the forward list reversed. Every layer backward accumulates, so each
  * activation-gradient buffer is zeroed right before its first writer. */
 
-static void zero(float *x, size_t n) { memset(x, 0, n * sizeof(float)); }
+static void zero(float *x, size_t n) { par_zero(x, n); }
 
 void kres_backward(Kres *m, const float *dlogits, const float *dproj, const float *dembed) {
     const KresConfig *c = &m->cfg;
