@@ -740,6 +740,74 @@ static void test_freeze_model(void) {
     kres_free(m);
 }
 
+/* Forward weights kept in oneDNN's layout under a promise (batch 4: the oneDNN primitives,
+ * FFT off): frozen forwards give the same bits as an unfrozen one, again on a second call;
+ * weights changed through kres_params are used; under a promise, weights written through an
+ * old pointer are not seen where the cache holds the layer (the documented contract). In
+ * fp32, and in bf16 where the CPU has it. */
+static void test_freeze_dnnl_weights(void) {
+    KresConfig c;
+    kres_config_default(&c);
+    c.in_leads = 3;
+    c.in_len = 256;
+    c.stem_width = 16;
+    c.nunits = 2;
+    c.widths[0] = 16;
+    c.widths[1] = 24;
+    c.dropout = 0.0f;
+    c.proj_hidden = 0;
+    enum { B = 4 };
+    Kres *m = kres_create(&c, B, 31);
+    CHECK(m != NULL);
+    if (!m) return;
+    Rng r;
+    rng_seed(&r, 37);
+    const size_t nx = (size_t)B * c.in_leads * c.in_len;
+    float *x = xmalloc(nx * sizeof(float));
+    fill(x, nx, &r);
+    const KresTensor *w = kres_find_tensor(m, "units.1.conv2.weight");
+    CHECK(w != NULL);
+    nn_set_backend(NN_BACKEND_DNNL);
+    conv1d_dnnl_set_fft(0);
+    for (int bf = 0; bf <= cpu_has_fast_bf16() && w; bf++) {
+        if (bf) CHECK(conv1d_dnnl_set_precision(NN_PREC_BF16) == 0);
+        float y0[B], y1[B], y2[B];
+        kres_forward(m, x, B, 0, NULL); /* no promise: the arena path */
+        memcpy(y0, kres_logits(m), sizeof y0);
+        kres_freeze(m, 1);
+        kres_forward(m, x, B, 0, NULL);
+        memcpy(y1, kres_logits(m), sizeof y1);
+        kres_forward(m, x, B, 0, NULL);
+        memcpy(y2, kres_logits(m), sizeof y2);
+        CHECKF(memcmp(y0, y1, sizeof y0) == 0 && memcmp(y1, y2, sizeof y1) == 0,
+               "%s: frozen forwards differ from the unfrozen one", bf ? "bf16" : "fp32");
+        const int cached = conv1d_dnnl_weight_cache_bytes() > 0;
+        float *p = kres_params(m) + w->offset; /* ends the promise */
+        for (size_t i = 0; i < w->numel; i += 3) p[i] = -2.0f * p[i] + 0.01f;
+        kres_freeze(m, 1);
+        kres_forward(m, x, B, 0, NULL);
+        memcpy(y1, kres_logits(m), sizeof y1);
+        kres_freeze(m, 0);
+        kres_forward(m, x, B, 0, NULL);
+        CHECK(memcmp(y1, kres_logits(m), sizeof y1) == 0 && memcmp(y1, y0, sizeof y0) != 0);
+        /* a broken promise: stale weights while the cache holds the layer */
+        kres_freeze(m, 1);
+        kres_forward(m, x, B, 0, NULL);
+        for (size_t i = 0; i < w->numel; i += 3) p[i] *= -1.0f;
+        kres_forward(m, x, B, 0, NULL);
+        if (cached) CHECK(memcmp(y1, kres_logits(m), sizeof y1) == 0);
+        kres_freeze(m, 1); /* the next promise sees them */
+        kres_forward(m, x, B, 0, NULL);
+        CHECK(memcmp(y1, kres_logits(m), sizeof y1) != 0);
+        kres_freeze(m, 0);
+        if (bf) conv1d_dnnl_set_precision(NN_PREC_FP32);
+    }
+    conv1d_dnnl_set_fft(1);
+    nn_set_backend(NN_BACKEND_FAST);
+    free(x);
+    kres_free(m);
+}
+
 /* --digest: a 64-bit FNV-1a hash of FFT forward and backward outputs at batch 1 (both
  * transform lengths the KRes conv1 layers use, windows past both ends) and of a Winograd
  * forward, printed for tests/kernel_switches_test.sh to compare across KRES_* switches that
@@ -783,6 +851,7 @@ int main(int argc, char **argv) {
     test_winograd();
     test_weight_cache();
     test_freeze_model();
+    test_freeze_dnnl_weights();
     test_determinism_and_cache();
     test_plan();
     test_frozen();

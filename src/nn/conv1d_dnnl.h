@@ -73,6 +73,11 @@ void conv1d_backward_dnnl(float *dinp, float *dweight, float *dbias, const float
                           const float *inp, const float *weight,
                           int B, int Cin, int Cout, int L, int K, int stride, int pad);
 
+/* Bytes held by the forward weights kept in oneDNN's layout under kres_freeze promises (the
+ * reordered weights plus the fp32 copies they are checked against); 0 where every forward
+ * primitive takes the plain layout. */
+size_t conv1d_dnnl_weight_cache_bytes(void);
+
 /* Name of the oneDNN implementation chosen for a forward of these sizes (e.g.
  * "jit:avx2", "gemm:jit", "brgconv:avx512_core_amx"); builds the primitive if needed. */
 const char *conv1d_dnnl_impl_name(int B, int Cin, int Cout, int L, int K, int stride, int pad);
