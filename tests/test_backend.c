@@ -403,19 +403,26 @@ static void test_cpu_features(void) {
     CHECK(strcmp(nn_precision_name(NN_PREC_BF16), "bf16") == 0);
 }
 
-/* A small KRes (kernel 17, widths 16 -> 24, length 64) with the FFT path forced: logits and
- * every parameter gradient match the reference backend. */
-static void test_model(void) {
+/* A small KRes for the model-level checks: 3 leads, kernel 17, no dropout, no projection
+ * head; nunits 1 or 2 of widths w0 (and w1). */
+static KresConfig small_config(int in_len, int stem, int nunits, int w0, int w1) {
     KresConfig c;
     kres_config_default(&c);
     c.in_leads = 3;
-    c.in_len = 64;
-    c.stem_width = 8;
-    c.nunits = 2;
-    c.widths[0] = 16;
-    c.widths[1] = 24;
+    c.in_len = in_len;
+    c.stem_width = stem;
+    c.nunits = nunits;
+    c.widths[0] = w0;
+    if (nunits > 1) c.widths[1] = w1;
     c.dropout = 0.0f;
     c.proj_hidden = 0;
+    return c;
+}
+
+/* A small KRes (kernel 17, widths 16 -> 24, length 64) with the FFT path forced: logits and
+ * every parameter gradient match the reference backend. */
+static void test_model(void) {
+    KresConfig c = small_config(64, 8, 2, 16, 24);
     const int B = 3;
     Kres *m = kres_create(&c, B, 5);
     CHECK(m != NULL);
@@ -678,15 +685,7 @@ static void test_weight_cache(void) {
  * next promise. */
 static void test_freeze_model(void) {
     if (!conv1d_winograd_available()) return;
-    KresConfig c;
-    kres_config_default(&c);
-    c.in_leads = 3;
-    c.in_len = 256;
-    c.stem_width = 64;
-    c.nunits = 1;
-    c.widths[0] = 64;
-    c.dropout = 0.0f;
-    c.proj_hidden = 0;
+    KresConfig c = small_config(256, 64, 1, 64, 0);
     Kres *m = kres_create(&c, 1, 21);
     CHECK(m != NULL);
     if (!m) return;
@@ -746,16 +745,7 @@ static void test_freeze_model(void) {
  * old pointer are not seen where the cache holds the layer (the documented contract). In
  * fp32, and in bf16 where the CPU has it. */
 static void test_freeze_dnnl_weights(void) {
-    KresConfig c;
-    kres_config_default(&c);
-    c.in_leads = 3;
-    c.in_len = 256;
-    c.stem_width = 16;
-    c.nunits = 2;
-    c.widths[0] = 16;
-    c.widths[1] = 24;
-    c.dropout = 0.0f;
-    c.proj_hidden = 0;
+    KresConfig c = small_config(256, 16, 2, 16, 24);
     enum { B = 4 };
     Kres *m = kres_create(&c, B, 31);
     CHECK(m != NULL);
