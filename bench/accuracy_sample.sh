@@ -11,7 +11,9 @@
 # On a CPU without native bf16 (AVX512-BF16 or AMX) kres runs the bf16 request in fp32 and
 # says so; the script then reports that both curves are fp32 and checks that they are
 # identical (same seed, same thread count: the same bits), which is itself a useful check.
-# Writes $OUT/curves.tsv (epoch, then train loss / val loss / val AUC per precision); exits
+# Writes $OUT/curves.tsv (epoch, then train loss / val loss / val AUC per precision), each
+# side's fold-10 scores ($OUT/<precision>.scores.csv) and their paired DeLong comparison
+# ($OUT/compare.txt, also printed); exits
 # 1 if a run fails or, without native bf16, if the two curves differ.
 set -euo pipefail
 BUILD=${BUILD:-build}
@@ -36,7 +38,7 @@ for prec in fp32 bf16; do
         exit 1
     }
     KRES_PRECISION=$prec "$KRES" eval --model "$OUT/$prec.safetensors" --data "$DATA" --json \
-        > "$OUT/$prec.eval.json" 2>> "$OUT/$prec.stderr"
+        --scores-out "$OUT/$prec.scores.csv" > "$OUT/$prec.eval.json" 2>> "$OUT/$prec.stderr"
 done
 
 native=yes
@@ -70,6 +72,9 @@ echo "epoch  fp32: train loss  val loss  val AUC | bf16: train loss  val loss  v
 both |
     awk '{ printf "%5d  %16.4f %9.4f %8.4f | %16.4f %9.4f %8.4f\n", $1, $2, $3, $4, $5, $6, $7 }'
 echo "fold-10 AUC: fp32 $(test_auc fp32), bf16 $(test_auc bf16)"
+# the two models on the same fold-10 ECGs: paired DeLong test of the AUC difference
+"$KRES" eval --scores "$OUT/bf16.scores.csv" --compare "$OUT/fp32.scores.csv" > "$OUT/compare.txt"
+echo "fold 10, bf16 - fp32 (paired DeLong): $(sed -n 's/^A - B  *//p' "$OUT/compare.txt"), p $(sed -n 's/^p  *\([^ ]*\).*/\1/p' "$OUT/compare.txt")"
 if [ $native = no ]; then
     same=NO
     cmp -s "$OUT/fp32.curve" "$OUT/bf16.curve" && same=yes

@@ -34,6 +34,9 @@ expect_exit 0 "accuracy_sample.sh" -- env KRES="$KRES" OUT="$TMP/acc" EPOCHS=1 T
 check "accuracy_sample: both curves printed" grep -q '^    1 .* | ' "$TMP/out"
 check "accuracy_sample: fold-10 AUCs" grep -q '^fold-10 AUC: fp32 [0-9.]*, bf16 [0-9.]*' "$TMP/out"
 check "accuracy_sample: curves.tsv" test "$(wc -l < "$TMP/acc/curves.tsv")" -eq 2
+check "accuracy_sample: paired comparison of the fold-10 scores" \
+    grep -q '^fold 10, bf16 - fp32 (paired DeLong): [+-][0-9.]* .*, p [0-9.]*$' "$TMP/out"
+check "accuracy_sample: scores written" test "$(wc -l < "$TMP/acc/fp32.scores.csv")" -eq 46
 if ! grep -qE 'avx512_bf16|amx_bf16' /proc/cpuinfo; then
     check "accuracy_sample: identical without bf16" grep -q 'curves identical: yes' "$TMP/out"
 fi

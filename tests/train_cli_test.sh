@@ -47,6 +47,19 @@ check "eval: fold 9 has 44 records" grep -q '^examples  *44  (8 positive, 36 neg
 check "eval: warns that fold 9 chose the epoch and threshold" grep -q 'warning: eval: fold 9 is the validation fold' "$TMP/err"
 expect_exit 0 "eval with a threshold override" -- "$KRES" eval --model "$M" --data "$D" --threshold 0.5
 check "override is used" grep -q '^threshold  *0.5 ' "$TMP/out"
+# --scores-out: the fold's scores, which give the same AUC through --scores and pair with
+# themselves through --compare (difference 0)
+expect_exit 0 "eval --scores-out" -- "$KRES" eval --model "$M" --data "$D" --json --scores-out "$TMP/s10.csv"
+auc_model=$(sed -E 's/.*"auc": ?([-0-9.e]+).*/\1/' "$TMP/out")
+check "scores csv header" test "$(head -1 "$TMP/s10.csv")" = "id,label,score"
+check "scores csv: 45 rows, 11 positive" test "$(awk -F, 'NR > 1 {n++; p += $2} END {print n, p}' "$TMP/s10.csv")" = "45 11"
+expect_exit 0 "eval --scores on the written file" -- "$KRES" eval --scores "$TMP/s10.csv" --json
+check "same AUC from the file ($auc_model)" test "$(sed -E 's/.*"auc": ?([-0-9.e]+).*/\1/' "$TMP/out")" = "$auc_model"
+expect_exit 0 "compare the file with itself" -- "$KRES" eval --scores "$TMP/s10.csv" --compare "$TMP/s10.csv"
+check "difference 0" grep -q -E '^A - B  *[+-]?0\.0000 ' "$TMP/out"
+expect_exit 2 "--scores-out without --model" -- "$KRES" eval --scores "$TMP/s10.csv" --scores-out "$TMP/x.csv"
+check "--scores-out usage message" grep -q 'scores-out writes the scores of --model' "$TMP/err"
+check "nothing written by the refused call" test ! -e "$TMP/x.csv"
 
 # ---- predict ----
 expect_exit 0 "predict 100 Hz" -- "$KRES" predict --model "$M" "$R100/00001_lr" "$R100/00002_lr.hea"

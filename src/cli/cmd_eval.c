@@ -24,6 +24,7 @@ typedef struct {
     const char *compare_path; /* --compare: second scores file of the same cases */
     const char *model_path;   /* --model */
     const char *data_dir;     /* --data */
+    const char *scores_out;   /* --scores-out: the model path's per-ECG scores as CSV */
     int fold;                 /* --fold (model path), default 10 */
     int have_threshold;
     double threshold;         /* --threshold */
@@ -46,6 +47,8 @@ static void print_usage(FILE *fp) {
             "  --model M          model checkpoint to evaluate (with --data)\n"
             "  --data DIR         PTB-XL directory for --model\n"
             "  --fold K           holdout fold for --model (default 10)\n"
+            "  --scores-out FILE  with --model: also write the fold's scores as CSV (id = ecg_id,\n"
+            "                     label, score), the input of --scores and --compare\n"
             "  --compare B.csv    compare the AUC of --scores (A) with B's on the same cases:\n"
             "                     paired DeLong test (difference A - B, 95%% CI, z, two-sided p).\n"
             "                     B must have the same rows in the same order: same labels, and\n"
@@ -129,6 +132,21 @@ static int eval_compare_path(const EvalArgs *a) {
     return rc;
 }
 
+/* --scores-out: "id,label,score" rows (id = ecg_id) of the scored fold, in cohort order (so two
+ * models' files on the same data pair up for --compare). */
+static int write_fold_scores(const char *path, const Cohort *coh, const int *te, const float *scores,
+                             const int *labels, int n) {
+    char **ids = xmalloc((size_t)n * sizeof(char *));
+    for (int i = 0; i < n; i++) {
+        ids[i] = xmalloc(16);
+        snprintf(ids[i], 16, "%d", coh->ecg_id[te[i]]);
+    }
+    int rc = scores_csv_write(path, (const char *const *)ids, scores, labels, n);
+    for (int i = 0; i < n; i++) free(ids[i]);
+    free(ids);
+    return rc;
+}
+
 /* The checkpoint path: rebuild the model from a->model_path, take its task, protocol, rate
  * and preprocessing from the metadata, score every cohort record of fold a->fold of
  * a->data_dir, and evaluate at the threshold stored in the checkpoint (chosen on the
@@ -192,6 +210,7 @@ static int eval_model_path(const EvalArgs *a) {
     labels = xmalloc((size_t)nte * sizeof(int));
     if (classifier_infer(m, 64, &coh, te, nte, &pc, NULL, scores) != 0) goto fail;
     for (int i = 0; i < nte; i++) labels[i] = coh.label[te[i]];
+    if (a->scores_out && write_fold_scores(a->scores_out, &coh, te, scores, labels, nte) != 0) goto fail;
     /* Metrics on data the model was selected or trained on are optimistic: say so. */
     const char *vf = ckpt_meta(&info, "val_fold"), *tf = ckpt_meta(&info, "test_fold");
     if (vf && tf && atoi(tf) != a->fold)
@@ -240,6 +259,7 @@ int cmd_eval(int argc, char **argv) {
         ARG_STR("--compare", &a.compare_path),
         ARG_STR("--model", &a.model_path),
         ARG_STR("--data", &a.data_dir),
+        ARG_STR("--scores-out", &a.scores_out),
         ARG_INT("--fold", &a.fold, 1, 10),
         ARG_DOUBLE("--threshold", &a.threshold, -1e300, 1e300),
         ARG_RULE("--threshold-rule", &a.rule),
@@ -257,6 +277,8 @@ int cmd_eval(int argc, char **argv) {
         return usage_error(CMD, "--ci bootstrap needs --boot of at least 2");
     if (a.scores_path && (a.model_path || a.data_dir))
         return usage_error(CMD, "--scores cannot be combined with --model/--data");
+    if (a.scores_out && !a.model_path)
+        return usage_error(CMD, "--scores-out writes the scores of --model M --data DIR; give those");
     if (a.compare_path) {
         /* the paired test is about the AUCs: refuse options that would silently do nothing */
         if (!a.scores_path) return usage_error(CMD, "--compare B.csv needs --scores A.csv (the files compared)");
