@@ -367,11 +367,13 @@ static void test_fused(void) {
             for (int c = 0; c < LC; c++) ldg[v][c] = ldb[v][c] = 0.0f;
         }
         batchnorm_backward(ldx[0], ldg[0], ldb[0], t3, lx, lg, lmean[0], lrstd[0], LB, LC, LL);
+        const int saved = omp_get_max_threads();
         for (int v = 1; v < 3; v++) {
             omp_set_num_threads(v);
             dropout_relu_bn_backward(ldx[v], ldg[v], ldb[v], ldy, lm, 0.2f, la, lx, lg, lmean[0],
                                      lrstd[0], LB, LC, LL);
         }
+        omp_set_num_threads(saved); /* later checks run at the thread count they were given */
         double e = rel_err(ldx[1], ldx[0], ln);
         CHECKF(e <= 1e-5, "long backward dinp error %.3e", e);
         CHECK(rel_err(ldg[1], ldg[0], LC) <= 1e-5 && rel_err(ldb[1], ldb[0], LC) <= 1e-5);
@@ -485,10 +487,12 @@ static void check_forward_kernel(const char *name, ForwardFn fwd, const Shape *s
         const float *b = s->bias ? bias : NULL;
         conv1d_forward_ref(yr, x, w, b, s->B, s->Cin, s->Cout, s->L, s->K, s->S, s->P);
         for (size_t i = 0; i < ny; i++) y1[i] = y2[i] = NAN; /* must overwrite everything */
+        const int saved = omp_get_max_threads();
         omp_set_num_threads(1);
         fwd(y1, x, w, b, s->B, s->Cin, s->Cout, s->L, s->K, s->S, s->P);
         omp_set_num_threads(2);
         fwd(y2, x, w, b, s->B, s->Cin, s->Cout, s->L, s->K, s->S, s->P);
+        omp_set_num_threads(saved);
         double e = rel_err(y1, yr, ny);
         CHECKF(e <= 2e-5, "%s shape %zu (Lout %d): forward error %.3e", name, si, Lo, e);
         CHECKF(memcmp(y1, y2, ny * sizeof(float)) == 0, "%s shape %zu: 1 vs 2 threads", name, si);
