@@ -4,7 +4,10 @@
 For each label (e.g. "train kres dnnl fp32") the median over rounds of the per-process
 medians; samples/s, GFLOP/s (conv + linear FLOPs; training counted as 3x the forward),
 the share of the measured sgemm rate, peak RSS, and the ratio to PyTorch fp32 of the same
-mode (throughput ratio for train/infer, latency ratio for latency, RSS ratio)."""
+mode (throughput ratio for train/infer, latency ratio for latency, RSS ratio). Then, per
+label, the same ratio round by round: each round runs kres and PyTorch back to back, so
+these paired ratios show how much of the spread is the machine's phase rather than either
+program."""
 import json
 import statistics
 import sys
@@ -66,6 +69,18 @@ def main(path):
         print()
     print("vs torch fp32: how many times faster (train/infer: samples/s ratio; latency: time "
           "ratio). RSS ratio below 1: kres uses less memory.")
+    per_round = []
+    for mode in ("train", "infer", "latency"):
+        base = {r["round"]: r["seconds"] for r in rows.get(f"{mode} torch fp32", [])}
+        for label in sorted(l for l in rows if l.startswith(mode + " ") and l != f"{mode} torch fp32"):
+            rr = [base[r["round"]] / r["seconds"] for r in sorted(rows[label], key=lambda r: r["round"])
+                  if r["round"] in base and r.get("seconds")]
+            if len(rr) > 1:
+                per_round.append(f"  {label:28s} {' '.join(f'{x:.2f}' for x in rr)}"
+                                 f"  (median {statistics.median(rr):.2f}x)")
+    if per_round:
+        print("\nvs torch fp32 round by round (each round runs both back to back):")
+        print("\n".join(per_round))
     for a in acc:
         print(f"accuracy {a['precision']}: {a['steps']} steps, validation loss {a['val_loss']:.4f}, "
               f"AUC {a['val_auc']:.4f} ({a['train_seconds']:.1f} s)")

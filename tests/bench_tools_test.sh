@@ -40,4 +40,22 @@ check "accuracy_sample: scores written" test "$(wc -l < "$TMP/acc/fp32.scores.cs
 if ! grep -qE 'avx512_bf16|amx_bf16' /proc/cpuinfo; then
     check "accuracy_sample: identical without bf16" grep -q 'curves identical: yes' "$TMP/out"
 fi
+
+# summarize.py (bench/run.sh's table) on a made-up two-round result: the ratio of medians
+# and the paired per-round ratios. Needs python3; skipped without it.
+if command -v python3 >/dev/null 2>&1; then
+    cat > "$TMP/res.jsonl" <<'JSONL'
+{"mode": "machine", "cpu": "test", "threads": 2, "batch": 64, "reps": 5, "warmup": 1, "rounds": 2}
+{"label": "train torch fp32", "round": 1, "mode": "train", "seconds": 2.0, "samples_per_s": 32, "gflops": 60, "peak_rss_mib": 800}
+{"label": "train kres dnnl fp32", "round": 1, "mode": "train", "seconds": 1.0, "samples_per_s": 64, "gflops": 120, "peak_rss_mib": 600}
+{"label": "train torch fp32", "round": 2, "mode": "train", "seconds": 3.0, "samples_per_s": 21, "gflops": 40, "peak_rss_mib": 800}
+{"label": "train kres dnnl fp32", "round": 2, "mode": "train", "seconds": 1.0, "samples_per_s": 64, "gflops": 120, "peak_rss_mib": 600}
+{"mode": "machine_end", "load_after": "0"}
+JSONL
+    expect_exit 0 "summarize.py" -- python3 bench/summarize.py "$TMP/res.jsonl"
+    check "summarize: ratio of the medians (2.5 / 1.0)" grep -q '^train kres dnnl fp32 .* 2.50x  *0.75x$' "$TMP/out"
+    check "summarize: paired per-round ratios" grep -q '^  train kres dnnl fp32  *2.00 3.00  (median 2.50x)$' "$TMP/out"
+else
+    echo "bench_tools_test: summarize.py checks skipped: no python3"
+fi
 finish
