@@ -144,6 +144,20 @@ int arg_single(const char *cmd, const char *flag, const char *v, void *dst) {
     return 0;
 }
 
+int arg_record(const char *cmd, const char *flag, const char *v, void *dst) {
+    (void)cmd, (void)flag;
+    RecordList *l = dst;
+    l->recs[l->n++] = record_arg(v);
+    return 0;
+}
+
+void record_list_free(RecordList *l) {
+    for (int i = 0; i < l->n; i++) free(l->recs[i]);
+    free(l->recs);
+    l->recs = NULL;
+    l->n = 0;
+}
+
 int arg_given(const ArgSpec *spec, const char *flag) {
     /* arg_find only reads through the pointer it returns here. */
     const ArgSpec *s = arg_find((ArgSpec *)spec, flag);

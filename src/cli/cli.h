@@ -107,6 +107,15 @@ typedef struct {
     const char *value;
 } ArgSingle;
 int arg_single(const char *cmd, const char *flag, const char *v, void *dst);
+/* For commands that take RECORD...: ARG_ARGS(arg_record, &list) appends record_arg(v) (the
+ * record name, .hea/.dat dropped; owned) to list.recs, which the caller allocates with room
+ * for argc entries (there are never more) and frees with record_list_free. */
+typedef struct {
+    char **recs;
+    int n;
+} RecordList;
+int arg_record(const char *cmd, const char *flag, const char *v, void *dst);
+void record_list_free(RecordList *l);
 
 /* The flags 'kres train' and 'kres finetune' share, all filling TrainOptions (--quiet,
  * --augment, --data, --task, --out, --log, --protocol, --rate, --label-fraction,

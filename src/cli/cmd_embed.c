@@ -32,18 +32,6 @@ static int exists(const char *p) {
     return stat(p, &st) == 0;
 }
 
-/* The RECORD arguments, collected (argc slots: there are never more). */
-typedef struct {
-    char **recs;
-    int n;
-} Records;
-
-static int arg_record(const char *cmd, const char *flag, const char *v, void *dst) {
-    Records *r = dst;
-    r->recs[r->n++] = record_arg(v);
-    return 0;
-}
-
 enum { FMT_AUTO = -1, FMT_CSV, FMT_NPY };
 static const char *const FORMATS[] = {[FMT_CSV] = "csv", [FMT_NPY] = "npy", NULL};
 
@@ -51,7 +39,7 @@ int cmd_embed(int argc, char **argv) {
     const char *enc = NULL, *out = NULL, *data = NULL;
     int fmt = FMT_AUTO;
     int rate = 100, batch = 32, quiet = 0;
-    Records rs = {xmalloc((size_t)(argc + 1) * sizeof(char *)), 0};
+    RecordList rs = {xmalloc((size_t)(argc + 1) * sizeof(char *)), 0};
     ArgSpec spec[] = {
         ARG_SET("--quiet", &quiet),
         ARG_ARGS(arg_record, &rs),

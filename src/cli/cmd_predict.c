@@ -50,23 +50,10 @@ static int flag_format(const char *cmd, const char *flag, const char *v, void *d
     return 0;
 }
 
-/* The RECORD arguments, kept as given (argc slots: there are never more). */
-typedef struct {
-    char **recs;
-    int n;
-} Records;
-
-static int arg_record(const char *cmd, const char *flag, const char *v, void *dst) {
-    (void)cmd, (void)flag;
-    Records *r = dst;
-    r->recs[r->n++] = (char *)v;
-    return 0;
-}
-
 int cmd_predict(int argc, char **argv) {
     const char *model_path = NULL;
     int fmt = OUT_TEXT, threads = 0;
-    Records rs = {xmalloc((size_t)(argc > 0 ? argc : 1) * sizeof(char *)), 0};
+    RecordList rs = {xmalloc((size_t)(argc > 0 ? argc : 1) * sizeof(char *)), 0};
     ArgSpec spec[] = {
         ARG_CALL("--json", flag_format, &fmt),
         ARG_CALL("--csv", flag_format, &fmt),
@@ -76,11 +63,11 @@ int cmd_predict(int argc, char **argv) {
         ARG_END,
     };
     int prc = arg_parse(CMD, argc, argv, spec, print_usage);
-    char **recs = rs.recs;
+    char **recs = rs.recs; /* record names (.hea/.dat dropped) */
     const int nrec = rs.n;
-    if (prc != ARG_CONTINUE) return free(recs), prc;
-    if (!model_path) return free(recs), usage_error(CMD, "--model M is required");
-    if (nrec == 0) return free(recs), usage_error(CMD, "give at least one RECORD");
+    if (prc != ARG_CONTINUE) return record_list_free(&rs), prc;
+    if (!model_path) return record_list_free(&rs), usage_error(CMD, "--model M is required");
+    if (nrec == 0) return record_list_free(&rs), usage_error(CMD, "give at least one RECORD");
     if (threads > 0) omp_set_num_threads(threads);
 
     Kres *m = NULL;
@@ -134,7 +121,7 @@ int cmd_predict(int argc, char **argv) {
         printf("model %s: p(%s), positive if >= %.4g\n", model_path, tm.name, (double)thr);
     }
     for (int k = 0; k < nrec; k++) {
-        char *rec = record_arg(recs[k]);
+        const char *rec = recs[k];
         /* One record at a time: a bad record affects only its own line. */
         if (preprocess_file(rec, &pc, x) != 0) {
             nfail++;
@@ -145,7 +132,6 @@ int cmd_predict(int argc, char **argv) {
                 jw_key(&w, "error"), jw_string(&w, kres_last_error());
                 jw_object_end(&w);
             }
-            free(rec);
             continue;
         }
         kres_forward(m, x, 1, 0, NULL);
@@ -176,7 +162,6 @@ int cmd_predict(int argc, char **argv) {
                 for (int j = 0; j < O; j++) printf("  %s %.3f", tm.codes[j], (double)probs[j]);
             printf("\n");
         }
-        free(rec);
     }
     if (fmt == OUT_JSON) {
         jw_array_end(&w);
@@ -196,6 +181,6 @@ model_fail:
 done:
     if (m) kres_free(m);
     ckpt_info_free(&info);
-    free(recs);
+    record_list_free(&rs);
     return rc;
 }
