@@ -389,6 +389,12 @@ static Key make_key(int dir, int B, int Cin, int Cout, int L, int K, int S, int 
  * before: validating a cached copy byte for byte would cost as much as the reorder. */
 static WeightCache g_wcache;
 
+/* Slot s's reorder from one of its memories to the other. */
+static void run_reorder(const Slot *s, dnnl_memory_t from, dnnl_memory_t to) {
+    dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+    DNNL_CHECK(dnnl_primitive_execute(s->reorder, G.stream, 2, ra));
+}
+
 /* The cached reordered weights for forward entry e's weight slot s, reordered from w now
  * if the cache had no valid copy. */
 static void cached_weights(const Entry *e, const Slot *s, const float *w) {
@@ -398,10 +404,7 @@ static void cached_weights(const Entry *e, const Slot *s, const float *w) {
     float *buf = weight_cache_get(&g_wcache, w, (size_t)k->Cout * k->Cin * k->K, key,
                                   (s->prim_bytes + sizeof(float) - 1) / sizeof(float), &fresh);
     DNNL_CHECK(dnnl_memory_set_data_handle(s->prim, buf));
-    if (fresh) {
-        dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, s->user}, {DNNL_ARG_TO, s->prim}};
-        DNNL_CHECK(dnnl_primitive_execute(s->reorder, G.stream, 2, ra));
-    }
+    if (fresh) run_reorder(s, s->user, s->prim);
 }
 
 /* Run one entry: point every memory at this call's buffers, reorder inputs in, convolve,
@@ -418,10 +421,7 @@ static void run_entry(Entry *e, void *const ptr[MAX_SLOTS]) {
         } else {
             if (s->prim != s->user)
                 DNNL_CHECK(dnnl_memory_set_data_handle(s->prim, G.arena + s->scratch_off));
-            if (!s->is_output && s->reorder) {
-                dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, s->user}, {DNNL_ARG_TO, s->prim}};
-                DNNL_CHECK(dnnl_primitive_execute(s->reorder, G.stream, 2, ra));
-            }
+            if (!s->is_output && s->reorder) run_reorder(s, s->user, s->prim);
         }
         args[na].arg = s->arg;
         args[na].memory = s->prim;
@@ -436,10 +436,7 @@ static void run_entry(Entry *e, void *const ptr[MAX_SLOTS]) {
     DNNL_CHECK(dnnl_primitive_execute(e->conv, G.stream, na, args));
     for (int i = 0; i < e->nslots; i++) {
         Slot *s = &e->slot[i];
-        if (s->is_output && s->reorder) {
-            dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, s->prim}, {DNNL_ARG_TO, s->user}};
-            DNNL_CHECK(dnnl_primitive_execute(s->reorder, G.stream, 2, ra));
-        }
+        if (s->is_output && s->reorder) run_reorder(s, s->prim, s->user);
     }
     DNNL_CHECK(dnnl_stream_wait(G.stream));
 }
