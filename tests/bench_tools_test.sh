@@ -22,12 +22,8 @@ expect_exit 2 "layer_profile bad option" -- "$LP" --bogus 1
 
 # accuracy_sample.sh: both precisions train on the sample (a tiny model, one epoch) and it
 # prints both curves; without native bf16 both are fp32 and must be the same bits.
-cat > "$TMP/tiny.json" <<'JSON'
-{"in_leads": 12, "in_len": 256, "stem_width": 8, "kernel": 17, "widths": [8, 12], "downsample": 4, "dropout": 0.1}
-JSON
-cat > "$TMP/pre.json" <<'JSON'
-{"target_rate": 100, "length": 256, "highpass_hz": 0.5, "lowpass_hz": 40, "standardize": 1, "allow_missing_leads": 0}
-JSON
+write_tiny_json
+write_pre_json
 expect_exit 0 "accuracy_sample.sh" -- env KRES="$KRES" OUT="$TMP/acc" EPOCHS=1 THREADS=1 BATCH=16 \
     TRAIN_ARGS="--model-config $TMP/tiny.json --preprocess $TMP/pre.json --label-fraction 0.3" \
     bash bench/accuracy_sample.sh

@@ -6,12 +6,8 @@
 
 D=data/ptbxl-sample
 R=$D/records100/00000
-cat >"$TMP/tiny.json" <<'JSON'
-{"in_leads": 12, "in_len": 256, "stem_width": 8, "kernel": 17, "widths": [8, 12], "downsample": 4, "dropout": 0.1}
-JSON
-cat >"$TMP/pre.json" <<'JSON'
-{"target_rate": 100, "length": 256, "highpass_hz": 0.5, "lowpass_hz": 40, "standardize": 1, "allow_missing_leads": 0}
-JSON
+write_tiny_json
+write_pre_json
 M=$TMP/m.safetensors
 
 expect_exit 2 "bad KRES_BACKEND" -- env KRES_BACKEND=gpu "$KRES" model

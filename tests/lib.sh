@@ -14,3 +14,15 @@ expect_exit() {
     if grep -q -E 'Sanitizer|runtime error' "$TMP/err"; then bad "$what: sanitizer report"; fi
 }
 finish() { echo "$T_PASS passed, $T_FAIL failed"; [ "$T_FAIL" -eq 0 ]; }
+# Small configurations several CLI tests train with: the 256-sample preprocessing chain
+# ($TMP/pre.json) and a tiny kernel-17 KRes ($TMP/tiny.json).
+write_pre_json() {
+    cat >"$TMP/pre.json" <<'JSON'
+{"target_rate": 100, "length": 256, "highpass_hz": 0.5, "lowpass_hz": 40, "standardize": 1, "allow_missing_leads": 0}
+JSON
+}
+write_tiny_json() {
+    cat >"$TMP/tiny.json" <<'JSON'
+{"in_leads": 12, "in_len": 256, "stem_width": 8, "kernel": 17, "widths": [8, 12], "downsample": 4, "dropout": 0.1}
+JSON
+}

@@ -10,9 +10,7 @@ R500=../shared/data/ptbxl/records500/00000
 cat >"$TMP/tiny.json" <<'EOF'
 {"in_leads": 12, "in_len": 256, "stem_width": 8, "kernel": 5, "widths": [8, 8], "downsample": 4, "dropout": 0.1}
 EOF
-cat >"$TMP/pre.json" <<'EOF'
-{"target_rate": 100, "length": 256, "highpass_hz": 0.5, "lowpass_hz": 40, "standardize": 1, "allow_missing_leads": 0}
-EOF
+write_pre_json
 TINY=(--model-config "$TMP/tiny.json" --preprocess "$TMP/pre.json" --epochs 1 --batch 16
       --label-fraction 0.3 --threads 1 --quiet)
 M=$TMP/m.safetensors
