@@ -101,6 +101,25 @@ expect_exit 1 "another data directory refused" -- "$KRES" experiment --data "$TM
     --fractions 0.25 --repeats 1 "${TOY[@]}" --report-only
 check "refusal names data_dir" grep -q "data_dir" "$TMP/err"
 
+# ---- damaged run files: a clear error or a noted gap, never a lost report ----------------
+D="$TMP/damaged"
+cp -r "$R" "$D"
+cp "$D/results.md" "$TMP/results.md.before"
+printf '{"run": "probe-f0.25-r1", "auc": ' >"$D/runs/probe-f0.25-r1/result.json"
+expect_exit 1 "report from a truncated result.json" -- "$KRES" experiment --data "$S" --out "$D" \
+    --fractions 0.25 --repeats 1 "${TOY[@]}" --report-only
+check "error names the damaged result.json" grep -q "probe-f0.25-r1/result.json: not valid JSON" "$TMP/err"
+check "the earlier results.md is kept" cmp -s "$D/results.md" "$TMP/results.md.before"
+cp "$R/runs/probe-f0.25-r1/result.json" "$D/runs/probe-f0.25-r1/result.json"
+echo "ecg_id,fold,label,score" >"$D/runs/probe-f0.25-r1/scores.csv"
+echo "17,10,maybe,0.5" >>"$D/runs/probe-f0.25-r1/scores.csv"
+expect_exit 0 "report with a damaged scores.csv" -- "$KRES" experiment --data "$S" --out "$D" \
+    --fractions 0.25 --repeats 1 "${TOY[@]}" --report-only
+check "the probe's comparisons are noted as not compared" \
+    test "$(grep -c "^linear probe vs supervised at 25% labels, repeat 1: not compared: .*scores.csv: line 2" "$D/results.md")" -eq 1
+check "the other comparison still has its numbers" \
+    grep -q "^| fine-tune vs supervised | 25% | 0\.[0-9]* | 0\.[0-9]* | [-+]" "$D/results.md"
+
 # ---- the experiment's models are ordinary classifiers: kres eval reproduces the run's AUC --
 for p in supervised finetune probe; do
     expect_exit 0 "eval --model on the $p run" -- "$KRES" eval --model "$R/runs/$p-f0.25-r1/model.safetensors" \

@@ -7,10 +7,11 @@
  *   holdout run        runs/<name>/{model.safetensors, train.log.jsonl, scores.csv} result.json
  *   cv round           runs/<name>/fold-K/{model..., scores.csv} fold.json
  *   cv run             runs/<name>/scores.csv (pooled) result.json
- * Everything in results.* is rebuilt from those files, so a resumed experiment reports
- * the runs of earlier invocations exactly as if they had run now; that includes the paired
- * comparisons, which are computed from the runs' scores.csv. */
+ * Everything in results.* is rebuilt from those files (experiment_report.c), so a resumed
+ * experiment reports the runs of earlier invocations exactly as if they had run now; that
+ * includes the paired comparisons, which are computed from the runs' scores.csv. */
 #include "train/experiment.h"
+#include "train/experiment_internal.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -25,7 +26,6 @@
 #include "common/json.h"
 #include "data/ptbxl.h"
 #include "eval/metrics.h"
-#include "eval/report.h"
 #include "nn/checkpoint.h"
 #include "nn/conv1d.h"
 #include "train/finetune.h"
@@ -33,7 +33,7 @@
 #include "train/progress.h"
 #include "train/trainer.h"
 
-#define PATHN 4096
+#define PATHN EXP_PATHN
 
 /* ---- names, parsing, small helpers ----------------------------------------------------- */
 
@@ -115,8 +115,7 @@ void exp_stats(const double *x, int n, double *mean, double *sd, double *lo, dou
 }
 
 /* snprintf into a path buffer; a truncated path is an error, never a silent wrong file. */
-static int pathf(char *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int pathf(char *buf, const char *fmt, ...) {
+int exp_pathf(char *buf, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     int w = vsnprintf(buf, PATHN, fmt, ap);
@@ -148,13 +147,13 @@ static int mkdir_p(const char *path) {
     return mkdir_one(tmp);
 }
 
-static int file_exists(const char *path) {
+int exp_file_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 /* Parse a whole JSON file; NULL with kres_fail naming it. */
-static JsonValue *json_read_file(const char *path) {
+JsonValue *exp_json_read(const char *path) {
     size_t len;
     char *s = read_file_all(path, &len);
     if (!s) return NULL;
@@ -166,7 +165,7 @@ static JsonValue *json_read_file(const char *path) {
 }
 
 /* Write the writer's object plus a newline atomically. */
-static int json_write_file(const char *path, const JsonWriter *w) {
+int exp_json_write(const char *path, const JsonWriter *w) {
     char *txt = xmalloc(w->len + 2);
     memcpy(txt, w->buf, w->len);
     txt[w->len] = '\n';
@@ -175,7 +174,7 @@ static int json_write_file(const char *path, const JsonWriter *w) {
     return rc;
 }
 
-static double jnum(const JsonValue *obj, const char *key) {
+double exp_jnum(const JsonValue *obj, const char *key) {
     const JsonValue *v = json_get(obj, key);
     return v && v->type == JSON_NUMBER ? v->number : NAN; /* null (NaN written by jw_number) */
 }
@@ -190,14 +189,7 @@ static double float_dec(float x) {
 
 /* ---- scores files: "ecg_id,fold,label,score" ------------------------------------------ */
 
-typedef struct {
-    int n, cap;
-    int *ecg_id, *fold, *label;
-    float *score;
-    float *thr;   /* the threshold each record is decided at (its round's) */
-} Scores;
-
-static void scores_free(Scores *s) {
+void exp_scores_free(Scores *s) {
     free(s->ecg_id), free(s->fold), free(s->label), free(s->score), free(s->thr);
     memset(s, 0, sizeof *s);
 }
@@ -226,7 +218,7 @@ static int scores_write(const char *path, const Scores *s) {
 }
 
 /* Read a scores file this module wrote; thr is set to `thr` for every row. */
-static int scores_read(const char *path, float thr, Scores *s) {
+int exp_scores_read(const char *path, float thr, Scores *s) {
     char *txt = read_file_all(path, NULL);
     if (!txt) return -1;
     int rc = -1, line = 1;
@@ -335,7 +327,7 @@ done:
 
 /* ---- settings pinned by experiment.json ------------------------------------------------ */
 
-static void write_settings(JsonWriter *w, const ExperimentOptions *o) {
+void exp_write_settings(JsonWriter *w, const ExperimentOptions *o) {
     char buf[1024];
     jw_object_begin(w);
     jw_key(w, "data_dir"), jw_string(w, o->data_dir);
@@ -401,29 +393,29 @@ static int same_dir_setting(const JsonValue *a, const JsonValue *b) {
 static int settings_check(Ctx *c) {
     const ExperimentOptions *o = c->o;
     char path[PATHN];
-    if (pathf(path, "%s/experiment.json", o->out_dir) != 0) return -1;
+    if (exp_pathf(path, "%s/experiment.json", o->out_dir) != 0) return -1;
     JsonWriter w;
     jw_init(&w);
     jw_object_begin(&w);
     jw_key(&w, "kres_experiment"), jw_int(&w, 1);
     jw_key(&w, "preset"), jw_string(&w, o->preset ? o->preset : "custom");
     jw_key(&w, "settings");
-    write_settings(&w, o);
+    exp_write_settings(&w, o);
     jw_object_end(&w);
     int rc = -1;
-    if (!file_exists(path)) {
+    if (!exp_file_exists(path)) {
         if (o->report_only) {
             jw_free(&w);
             return kres_fail(path, "no experiment here to report on (run it first)");
         }
-        rc = json_write_file(path, &w);
+        rc = exp_json_write(path, &w);
         jw_free(&w);
         return rc;
     }
     char err[128];
     JsonValue *now = json_parse(w.buf, w.len, err, sizeof err);
     KRES_ASSERT(now);
-    JsonValue *old = json_read_file(path);
+    JsonValue *old = exp_json_read(path);
     if (!old) goto done;
     const JsonValue *a = json_get(old, "settings"), *b = json_get(now, "settings");
     if (!a || a->type != JSON_OBJECT) {
@@ -516,10 +508,10 @@ static int check_pretrain_leak(Ctx *c, const PretrainCorpus *corpus, unsigned ex
 static int pretrain_one(Ctx *c, const char *dir, unsigned exclude, const char *what) {
     const ExperimentOptions *o = c->o;
     char enc[PATHN], done[PATHN], logp[PATHN], state[PATHN];
-    if (pathf(enc, "%s/encoder.safetensors", dir) || pathf(done, "%s/done.json", dir) ||
-        pathf(logp, "%s/pretrain.log.jsonl", dir))
+    if (exp_pathf(enc, "%s/encoder.safetensors", dir) || exp_pathf(done, "%s/done.json", dir) ||
+        exp_pathf(logp, "%s/pretrain.log.jsonl", dir))
         return -1;
-    if (file_exists(done) && file_exists(enc)) {
+    if (exp_file_exists(done) && exp_file_exists(enc)) {
         msg(c, "pretraining %s: done earlier, skipped (%s)", what, done);
         JsonWriter f;
         jw_init(&f), jw_object_begin(&f);
@@ -537,7 +529,7 @@ static int pretrain_one(Ctx *c, const char *dir, unsigned exclude, const char *w
     p.exclude_folds = exclude;
     p.log_path = logp;
     if (pretrain_state_path(enc, state, sizeof state) != 0) return kres_fail(enc, "path too long");
-    p.resume = file_exists(state);
+    p.resume = exp_file_exists(state);
     /* one scan of the pretraining directories serves the leak check and the run */
     PretrainCorpus corpus;
     if (pretrain_corpus_build(&p, &corpus) != 0) return -1;
@@ -591,7 +583,7 @@ static int pretrain_one(Ctx *c, const char *dir, unsigned exclude, const char *w
     jw_key(&w, "seconds"), jw_number(&w, r.seconds);
     jw_key(&w, "resumed"), jw_bool(&w, p.resume);
     jw_object_end(&w);
-    rc = json_write_file(done, &w);
+    rc = exp_json_write(done, &w);
     log_event(c, "pretrain_end", &w);
     jw_free(&w);
     if (rc == 0) {
@@ -613,7 +605,7 @@ static int pretrain_all(Ctx *c) {
          * every fold is a test fold once, so one pretraining must use them all. */
         unsigned excl = o->cv ? 0u : (1u << 9) | (1u << 10);
         c->n_encoders = 1;
-        if (pathf(dir, "%s/pretrain", o->out_dir) || pathf(c->encoder[0], "%s/encoder.safetensors", dir)) return -1;
+        if (exp_pathf(dir, "%s/pretrain", o->out_dir) || exp_pathf(c->encoder[0], "%s/encoder.safetensors", dir)) return -1;
         const char *what = o->cv ? (o->n_pretrain_dirs ? "on --pretrain-data (all records)"
                                                        : "on all records, holdout folds included (transductive)")
                                  : "without folds 9 and 10";
@@ -625,8 +617,8 @@ static int pretrain_all(Ctx *c) {
         kfold_folds(k, &tf, &vf);
         char what[96];
         snprintf(what, sizeof what, "for round %d/10 (without folds %d and %d)", k, tf, vf);
-        if (pathf(dir, "%s/pretrain/fold-%d", o->out_dir, k) ||
-            pathf(c->encoder[k - 1], "%s/encoder.safetensors", dir))
+        if (exp_pathf(dir, "%s/pretrain/fold-%d", o->out_dir, k) ||
+            exp_pathf(c->encoder[k - 1], "%s/encoder.safetensors", dir))
             return -1;
         if (pretrain_one(c, dir, (1u << tf) | (1u << vf), what) != 0) return -1;
     }
@@ -684,16 +676,16 @@ static void unit_json(JsonWriter *w, const Unit *u, ExpPipeline p) {
 }
 
 static void unit_from_json(const JsonValue *v, Unit *u) {
-    u->test_fold = (int)jnum(v, "test_fold"), u->val_fold = (int)jnum(v, "val_fold");
-    u->ntrain = (int)jnum(v, "n_train"), u->ntrain_pos = (int)jnum(v, "n_train_pos");
-    u->nval = (int)jnum(v, "n_val"), u->nval_pos = (int)jnum(v, "n_val_pos");
-    u->ntest = (int)jnum(v, "n_test"), u->ntest_pos = (int)jnum(v, "n_test_pos");
-    double e = jnum(v, "epochs"), b = jnum(v, "best_epoch");
+    u->test_fold = (int)exp_jnum(v, "test_fold"), u->val_fold = (int)exp_jnum(v, "val_fold");
+    u->ntrain = (int)exp_jnum(v, "n_train"), u->ntrain_pos = (int)exp_jnum(v, "n_train_pos");
+    u->nval = (int)exp_jnum(v, "n_val"), u->nval_pos = (int)exp_jnum(v, "n_val_pos");
+    u->ntest = (int)exp_jnum(v, "n_test"), u->ntest_pos = (int)exp_jnum(v, "n_test_pos");
+    double e = exp_jnum(v, "epochs"), b = exp_jnum(v, "best_epoch");
     u->epochs = isnan(e) ? 0 : (int)e, u->best_epoch = isnan(b) ? 0 : (int)b;
-    u->lambda = jnum(v, "lambda");
-    u->val_auc = jnum(v, "val_auc"), u->threshold = jnum(v, "threshold");
-    u->train_seconds = jnum(v, "train_seconds"), u->seconds = jnum(v, "seconds");
-    u->train_sps = jnum(v, "train_samples_per_s");
+    u->lambda = exp_jnum(v, "lambda");
+    u->val_auc = exp_jnum(v, "val_auc"), u->threshold = exp_jnum(v, "threshold");
+    u->train_seconds = exp_jnum(v, "train_seconds"), u->seconds = exp_jnum(v, "seconds");
+    u->train_sps = exp_jnum(v, "train_samples_per_s");
 }
 
 /* Train and score one pipeline on (test_fold, val_fold) into dir. */
@@ -704,7 +696,7 @@ static int unit_train(Ctx *c, ExpPipeline p, double fraction, int repeat, int te
     u->test_fold = test_fold, u->val_fold = val_fold, u->lambda = NAN;
     uint64_t rseed = o->seed + (uint64_t)(repeat - 1);
     char model[PATHN], logp[PATHN];
-    if (mkdir_p(dir) != 0 || pathf(model, "%s/model.safetensors", dir) || pathf(logp, "%s/train.log.jsonl", dir))
+    if (mkdir_p(dir) != 0 || exp_pathf(model, "%s/model.safetensors", dir) || exp_pathf(logp, "%s/train.log.jsonl", dir))
         return -1;
     int ei = encoder_index(c, test_fold);
     double t0 = now_seconds();
@@ -828,13 +820,13 @@ static int run_one(Ctx *c, ExpPipeline p, double fraction, int repeat) {
     const ExperimentOptions *o = c->o;
     char name[96], dir[PATHN], result[PATHN], scores_path[PATHN];
     exp_run_name(name, sizeof name, p, fraction, repeat);
-    if (pathf(dir, "%s/runs/%s", o->out_dir, name) || pathf(result, "%s/result.json", dir) ||
-        pathf(scores_path, "%s/scores.csv", dir))
+    if (exp_pathf(dir, "%s/runs/%s", o->out_dir, name) || exp_pathf(result, "%s/result.json", dir) ||
+        exp_pathf(scores_path, "%s/scores.csv", dir))
         return -1;
     c->run_index++;
     double cost = run_cost(c, p, fraction, repeat);
-    if (file_exists(result)) {
-        JsonValue *v = json_read_file(result);
+    if (exp_file_exists(result)) {
+        JsonValue *v = exp_json_read(result);
         int ok = v && json_get(v, "auc") && strcmp(json_str(json_get(v, "pipeline"), ""), exp_pipeline_id(p)) == 0;
         json_free(v);
         if (ok) {
@@ -887,17 +879,17 @@ static int run_one(Ctx *c, ExpPipeline p, double fraction, int repeat) {
         if (o->cv) kfold_folds(k, &tf, &vf);
         char udir[PATHN], marker[PATHN], uscores[PATHN];
         if (o->cv) {
-            if (pathf(udir, "%s/fold-%d", dir, k)) goto done;
+            if (exp_pathf(udir, "%s/fold-%d", dir, k)) goto done;
         } else {
             snprintf(udir, sizeof udir, "%s", dir);
         }
-        if (pathf(marker, "%s/fold.json", udir) || pathf(uscores, "%s/scores.csv", udir)) goto done;
-        if (o->cv && file_exists(marker)) {
-            JsonValue *v = json_read_file(marker);
+        if (exp_pathf(marker, "%s/fold.json", udir) || exp_pathf(uscores, "%s/scores.csv", udir)) goto done;
+        if (o->cv && exp_file_exists(marker)) {
+            JsonValue *v = exp_json_read(marker);
             if (!v) goto done;
             unit_from_json(v, u);
             json_free(v);
-            if (scores_read(uscores, (float)u->threshold, &u->s) != 0) goto done;
+            if (exp_scores_read(uscores, (float)u->threshold, &u->s) != 0) goto done;
             msg(c, "    round %d/10: done earlier, skip", k);
         } else {
             if (unit_train(c, p, fraction, repeat, tf, vf, udir, u) != 0) goto done;
@@ -907,7 +899,7 @@ static int run_one(Ctx *c, ExpPipeline p, double fraction, int repeat) {
                 jw_object_begin(&w);
                 unit_json(&w, u, p);
                 jw_object_end(&w);
-                int e = scores_write(uscores, &u->s) || json_write_file(marker, &w);
+                int e = scores_write(uscores, &u->s) || exp_json_write(marker, &w);
                 jw_free(&w);
                 if (e) goto done;
                 double fa = NAN;
@@ -1006,7 +998,7 @@ static int run_one(Ctx *c, ExpPipeline p, double fraction, int repeat) {
     jw_key(&w, "test");
     eval_write_json(&w, &res);
     jw_object_end(&w);
-    int e = json_write_file(result, &w);
+    int e = exp_json_write(result, &w);
     if (e == 0) log_event(c, "run_end", &w);
     jw_free(&w);
     if (e) goto done;
@@ -1020,627 +1012,8 @@ static int run_one(Ctx *c, ExpPipeline p, double fraction, int repeat) {
         c->run_index, c->n_runs, name, res.auc, ci, res.sens.p, res.spec.p, mean[0], mean[1], d);
     rc = 0;
 done:
-    for (int k = 0; k < rounds; k++) scores_free(&units[k].s);
-    scores_free(&all);
-    return rc;
-}
-
-/* ---- aggregation and reports --------------------------------------------------------- */
-
-typedef struct {
-    JsonValue *v;                  /* the run's result.json, or NULL if not finished */
-} RunSlot;
-
-typedef struct {
-    int n;                         /* finished repeats */
-    double auc_mean, auc_sd, auc_min, auc_max;
-    double sens, spec, ppv, npv;   /* means */
-    double ntrain, ntrain_pos;     /* of the first finished repeat */
-    double auc_lo1, auc_hi1;       /* DeLong CI of the first finished repeat */
-} Cell;
-
-static double prop_value(const JsonValue *run, const char *key) { return jnum(json_get(run, key), "value"); }
-
-static void cell_compute(RunSlot *slots, int repeats, Cell *cl) {
-    double auc[EXP_MAX_REPEATS], se[EXP_MAX_REPEATS], sp[EXP_MAX_REPEATS], pp[EXP_MAX_REPEATS], np[EXP_MAX_REPEATS];
-    int k = 0;
-    memset(cl, 0, sizeof *cl);
-    cl->auc_lo1 = cl->auc_hi1 = NAN;
-    for (int r = 0; r < repeats; r++) {
-        const JsonValue *v = slots[r].v;
-        if (!v) continue;
-        if (k == 0) {
-            cl->ntrain = jnum(v, "n_train"), cl->ntrain_pos = jnum(v, "n_train_pos");
-            cl->auc_lo1 = jnum(v, "auc_lo"), cl->auc_hi1 = jnum(v, "auc_hi");
-        }
-        auc[k] = jnum(v, "auc"), se[k] = prop_value(v, "sensitivity"), sp[k] = prop_value(v, "specificity");
-        pp[k] = prop_value(v, "ppv"), np[k] = prop_value(v, "npv");
-        k++;
-    }
-    cl->n = k;
-    int u;
-    double sd, lo, hi;
-    exp_stats(auc, k, &cl->auc_mean, &cl->auc_sd, &cl->auc_min, &cl->auc_max, &u);
-    exp_stats(se, k, &cl->sens, &sd, &lo, &hi, &u);
-    exp_stats(sp, k, &cl->spec, &sd, &lo, &hi, &u);
-    exp_stats(pp, k, &cl->ppv, &sd, &lo, &hi, &u);
-    exp_stats(np, k, &cl->npv, &sd, &lo, &hi, &u);
-}
-
-static void fmt3(char *b, size_t n, double x) {
-    if (isnan(x)) snprintf(b, n, "n/a");
-    else snprintf(b, n, "%.3f", x);
-}
-
-static void fmt2(char *b, size_t n, double x) {
-    if (isnan(x)) snprintf(b, n, "n/a");
-    else snprintf(b, n, "%.2f", x);
-}
-
-static void fmt_pct(char *b, size_t n, double f) { snprintf(b, n, "%g%%", f * 100); }
-
-/* Spread column: min-max over repeats, or the single run's DeLong CI. */
-static void cell_spread(const Cell *cl, int repeats, double *lo, double *hi) {
-    if (repeats > 1 && cl->n > 1) *lo = cl->auc_min, *hi = cl->auc_max;
-    else *lo = cl->auc_lo1, *hi = cl->auc_hi1;
-}
-
-/* "| pipeline | 100% labels | ... |" and its separator row, for results.md tables. */
-static void md_fraction_header(FILE *f, const double *fractions, int F) {
-    char pct[32];
-    fprintf(f, "| pipeline |");
-    for (int fi = 0; fi < F; fi++) fmt_pct(pct, sizeof pct, fractions[fi]), fprintf(f, " %s labels |", pct);
-    fprintf(f, "\n| --- |");
-    for (int fi = 0; fi < F; fi++) fprintf(f, " --- |");
-    fprintf(f, "\n");
-}
-
-/* Encoder parameters of a config (the built model knows; a throwaway batch-1 model is cheap). */
-static double kres_encoder_params(const KresConfig *c) {
-    Kres *m = kres_create(c, 1, 1);
-    if (!m) return NAN;
-    double n = (double)kres_num_encoder_params(m);
-    kres_free(m);
-    return n;
-}
-
-/* Notes shared by results.md and report.html (malloc'd, paragraphs separated by "\n\n"). */
-static char *notes_text(const Ctx *c, int complete, int n_done, int n_total, const char *extra) {
-    const ExperimentOptions *o = c->o;
-    const Cohort *h = &c->coh;
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    KRES_ASSERT(f);
-    fprintf(f, "Data: %s, task %s (%s), paper protocol (positives vs NORM-only ECGs), 100 Hz: %d ECGs, "
-               "%d positive.",
-            o->data_dir, c->task.name, c->task.description, h->n, h->npos);
-    if (o->cv)
-        fprintf(f, " Evaluation: 10-fold cross-validation over PTB-XL's strat_folds (round k: test fold k, "
-                   "validation fold k mod 10 + 1); the AUC is computed on the pooled out-of-fold scores of all %d ECGs, "
-                   "sensitivity etc. from each ECG's decision at its own round's threshold.",
-                h->n);
-    else
-        fprintf(f, " Evaluation: holdout fold 10 (%d ECGs, %d positive); training folds 1-8, validation fold 9 "
-                   "(%d ECGs, %d positive) chooses the epoch (or the probe's L2 strength) and the threshold.",
-                h->pos_fold[10] + h->neg_fold[10], h->pos_fold[10], h->pos_fold[9] + h->neg_fold[9], h->pos_fold[9]);
-    fprintf(f, " Label fractions are stratified, seeded subsets of the training folds, nested within a repeat "
-               "(repeat r uses seed %llu+r-1), and identical for the three pipelines.\n\n",
-            (unsigned long long)o->seed);
-    if (o->cv && o->cv_pretrain == EXP_CV_TRANSDUCTIVE)
-        fprintf(f, "IMPORTANT - transductive pretraining: with --cv every fold is a test fold once, so the one "
-                   "contrastive pretraining used every record, the test ECGs of each round included (without labels: "
-                   "pretraining never reads a label). The fine-tune and linear-probe encoders have therefore seen the "
-                   "unlabelled test ECGs; the supervised pipeline has not. Use --cv-pretrain per-fold for strictly "
-                   "inductive numbers (ten pretrainings).\n\n");
-    fprintf(f, "Pretraining: SimCLR-style contrastive (NT-Xent, temperature %g), %d epoch%s, batch %d, on ",
-            o->temperature, o->pretrain_epochs, o->pretrain_epochs == 1 ? "" : "s", o->pretrain_batch);
-    if (o->n_pretrain_dirs) {
-        for (int i = 0; i < o->n_pretrain_dirs; i++) fprintf(f, "%s%s", i ? ", " : "", o->pretrain_dirs[i]);
-        fputs(!o->cv ? " (PTB-XL trees without folds 9 and 10)"
-                     : o->cv_pretrain == EXP_CV_PER_FOLD ? " (per round; PTB-XL trees without its test and validation folds)"
-                                                         : " (all records)",
-              f);
-    } else if (!o->cv) {
-        fprintf(f, "the unlabelled ECGs of folds 1-8 of %s", o->data_dir);
-    } else if (o->cv_pretrain == EXP_CV_PER_FOLD) {
-        fprintf(f, "the unlabelled ECGs of each round's training folds (one encoder per round)");
-    } else {
-        fprintf(f, "all unlabelled ECGs of %s", o->data_dir);
-    }
-    fprintf(f, ". Supervised and fine-tune: %d epoch%s (more for small fractions: at least %d optimiser steps), batch "
-               "%d, AdamW lr %g; fine-tuning trains all layers, the encoder at lr x %g. Linear probe: L2 logistic "
-               "regression on the frozen encoder's embeddings, strength chosen on validation AUC.",
-            o->epochs, o->epochs == 1 ? "" : "s", o->min_steps, o->batch, (double)o->lr, (double)o->encoder_lr_scale);
-    if (!o->model_is_default) {
-        const KresConfig *m = &o->model;
-        fprintf(f, " Model: NOT the paper's default KRes (stem 64, widths 128-196-256-320, kernel 17) but stem %d, "
-                   "widths ", m->stem_width);
-        for (int u = 0; u < m->nunits; u++) fprintf(f, "%s%d", u ? "-" : "", m->widths[u]);
-        fprintf(f, ", kernel %d, downsampling %d, dropout %g (%.2f M encoder parameters; config in results.json).",
-                m->kernel, m->downsample, (double)m->dropout, kres_encoder_params(m) / 1e6);
-    } else {
-        fprintf(f, " Model: the default KRes (stem 64, widths 128-196-256-320, kernel 17).");
-    }
-    fprintf(f, " Convolution backend: %s, %d thread%s (the same seed, backend and threads reproduce every number).",
-            nn_backend_name(nn_get_backend()), omp_get_max_threads(), omp_get_max_threads() == 1 ? "" : "s");
-    fprintf(f, "\n\nIntervals: the AUC's 95%% CI is DeLong's (logit scale); sensitivity, specificity, PPV and NPV use "
-               "Wilson intervals in results.json. Spread over repeats is min-max; with one repeat the table shows the "
-               "run's DeLong CI instead. Threshold: %s on the validation fold.",
-            o->threshold_rule);
-    if (h->n < 2000)
-        fprintf(f, " Caution: %d ECGs with %d positives are far too few for firm conclusions: intervals are wide and "
-                   "differences between pipelines are mostly within them.",
-                h->n, h->npos);
-    if (extra && *extra) fprintf(f, "\n\n%s", extra);
-    if (!complete) fprintf(f, "\n\nINCOMPLETE: %d of %d runs finished; missing cells are n/a.", n_done, n_total);
-    fclose(f);
-    return buf;
-}
-
-/* One finished run's scores.csv as the report uses it: read once (on first use), for every
- * comparison the run is in and, at the largest fraction and repeat 1, its ROC curve. */
-typedef struct {
-    int loaded, ok;
-    Scores s;
-    char path[PATHN];
-    char err[256]; /* kres_last_error() of a failed read */
-} RunScores;
-
-static const RunScores *run_scores(const Ctx *c, RunScores *rs, ExpPipeline p, double fraction, int repeat) {
-    if (rs->loaded) return rs;
-    char name[96];
-    exp_run_name(name, sizeof name, p, fraction, repeat);
-    rs->loaded = 1;
-    rs->ok = pathf(rs->path, "%s/runs/%s/scores.csv", c->o->out_dir, name) == 0 && scores_read(rs->path, 0, &rs->s) == 0;
-    if (!rs->ok) snprintf(rs->err, sizeof rs->err, "%s", kres_last_error());
-    return rs;
-}
-
-static void run_scores_free(RunScores *rs, int n) {
-    for (int i = 0; i < n; i++) scores_free(&rs[i].s);
-    memset(rs, 0, (size_t)n * sizeof *rs);
-}
-
-/* The (downsampled) ROC curve of a run's scores. */
-static int roc_of_run(const RunScores *rs, RocCurve *out) {
-    if (!rs->ok) return -1;
-    RocCurve full;
-    memset(&full, 0, sizeof full);
-    int rc = roc_curve(rs->s.score, rs->s.label, rs->s.n, &full) != 0 || roc_downsample(&full, 300, out) != 0 ? -1 : 0;
-    roc_curve_free(&full);
-    return rc;
-}
-
-/* ---- paired comparisons of the pipelines ----------------------------------------------- */
-
-/* The pairs compared at every (fraction, repeat): a - b. */
-#define EXP_NCOMPARE 3
-static const ExpPipeline CMP_PAIR[EXP_NCOMPARE][2] = {
-    {EXP_FINETUNE, EXP_SUPERVISED}, {EXP_PROBE, EXP_SUPERVISED}, {EXP_FINETUNE, EXP_PROBE}};
-
-typedef struct {
-    ExpPipeline a, b;
-    double fraction;
-    int repeat;
-    AucCompare c;      /* auc_compare_init's NaNs (n == 0) when the two runs' scores could not be paired */
-    char note[240];    /* why not paired, or c.note */
-} Comparison;
-
-typedef struct {
-    int id, row;
-} IdRow;
-
-static int cmp_idrow(const void *x, const void *y) {
-    const IdRow *a = x, *b = y;
-    return (a->id > b->id) - (a->id < b->id);
-}
-
-/* Both runs' scores, matched record by record (by ecg_id: the same records in the same
- * order in practice, but nothing here relies on the order), then the paired DeLong test.
- * A pair that cannot be matched (other records, another label) is reported in `note` and
- * left out of the numbers rather than failing the whole report. */
-static void compare_runs(const RunScores *ra, const RunScores *rb, ExpPipeline pa, ExpPipeline pb, double fraction,
-                         int repeat, Comparison *out) {
-    memset(out, 0, sizeof *out);
-    auc_compare_init(&out->c); /* not compared: every number NaN (null, n/a) */
-    out->a = pa, out->b = pb, out->fraction = fraction, out->repeat = repeat;
-    if (!ra->ok || !rb->ok) {
-        snprintf(out->note, sizeof out->note, "not compared: %.200s", !ra->ok ? ra->err : rb->err);
-        return;
-    }
-    const Scores *sa = &ra->s, *sb = &rb->s;
-    if (sa->n != sb->n) {
-        snprintf(out->note, sizeof out->note, "not compared: %s scored %d ECGs, %s %d", exp_pipeline_label(pa), sa->n,
-                 exp_pipeline_label(pb), sb->n);
-        return;
-    }
-    /* B's rows sorted by ecg_id, looked up for each of A's rows; each B row used once */
-    const int n = sa->n;
-    IdRow *byid = xmalloc((size_t)n * sizeof *byid + 1);
-    float *b_score = xmalloc((size_t)n * sizeof *b_score + 1); /* B's score of A's row i */
-    unsigned char *used = xcalloc((size_t)n + 1, 1);
-    for (int i = 0; i < n; i++) byid[i] = (IdRow){sb->ecg_id[i], i};
-    qsort(byid, (size_t)n, sizeof *byid, cmp_idrow);
-    for (int i = 0; i < n; i++) {
-        IdRow key = {sa->ecg_id[i], 0}, *hit = bsearch(&key, byid, (size_t)n, sizeof *byid, cmp_idrow);
-        int j = hit ? hit->row : -1;
-        if (j < 0 || used[j] || sb->label[j] != sa->label[i]) {
-            snprintf(out->note, sizeof out->note, "not compared: ecg_id %d is %s in %.150s", key.id,
-                     j < 0 ? "missing" : used[j] ? "repeated" : "labelled differently", rb->path);
-            goto done;
-        }
-        used[j] = 1;
-        b_score[i] = sb->score[j];
-    }
-    if (auc_delong_paired(sa->score, b_score, sa->label, n, &out->c) != 0) {
-        snprintf(out->note, sizeof out->note, "not compared: %.200s", kres_last_error());
-        goto done;
-    }
-    snprintf(out->note, sizeof out->note, "%s", out->c.note);
-done:
-    free(byid), free(b_score), free(used);
-}
-
-/* "0.042", or "<0.001" (every digit is in results.json) */
-static void fmt_p(char *b, size_t n, double p) {
-    if (isnan(p)) snprintf(b, n, "n/a");
-    else if (p < 0.001) snprintf(b, n, "<0.001");
-    else snprintf(b, n, "%.3f", p);
-}
-
-static int write_reports(Ctx *c) {
-    const ExperimentOptions *o = c->o;
-    const int F = o->n_fractions, R = o->repeats, P = EXP_NPIPELINES;
-    RunSlot *slots = xcalloc((size_t)P * F * R, sizeof *slots);
-    Cell *cells = xcalloc((size_t)P * F, sizeof *cells);
-    int n_done = 0, rc = -1;
-    char path[PATHN], name[96];
-    for (int p = 0; p < P; p++)
-        for (int fi = 0; fi < F; fi++)
-            for (int r = 0; r < R; r++) {
-                exp_run_name(name, sizeof name, (ExpPipeline)p, o->fractions[fi], r + 1);
-                if (pathf(path, "%s/runs/%s/result.json", o->out_dir, name) != 0) goto done;
-                if (!file_exists(path)) continue;
-                JsonValue *v = json_read_file(path);
-                if (!v) goto done;
-                slots[((size_t)p * F + fi) * R + r].v = v;
-                n_done++;
-            }
-    for (int p = 0; p < P; p++)
-        for (int fi = 0; fi < F; fi++) cell_compute(&slots[((size_t)p * F + fi) * R], R, &cells[p * F + fi]);
-    const int n_total = P * F * R, complete = n_done == n_total;
-    /* The three pipelines of one (fraction, repeat) must have trained on the same subset. */
-    char extra[512] = "";
-    int mismatched = 0;
-    for (int fi = 0; fi < F; fi++)
-        for (int r = 0; r < R; r++) {
-            double n0 = NAN;
-            for (int p = 0; p < P; p++) {
-                const JsonValue *v = slots[((size_t)p * F + fi) * R + r].v;
-                if (!v) continue;
-                double n = jnum(v, "n_train");
-                if (isnan(n0)) n0 = n;
-                else if (n != n0) mismatched++;
-            }
-        }
-    if (mismatched)
-        snprintf(extra, sizeof extra, "WARNING: in %d (fraction, repeat) cells the pipelines trained on different numbers "
-                 "of ECGs (see n_train in results.json): records unreadable for one pipeline but not another?", mismatched);
-    char *notes = notes_text(c, complete, n_done, n_total, extra);
-    /* Paired comparisons at every (fraction, repeat) whose two runs have both finished, from
-     * the runs' scores.csv: a resumed or --report-only invocation gets them too. */
-    Comparison *cmps = xcalloc((size_t)F * R * EXP_NCOMPARE + 1, sizeof *cmps);
-    int n_cmp = 0;
-    /* each run's scores read once per report; the first cell's are kept for the ROC curves */
-    RunScores first[EXP_NPIPELINES], cur[EXP_NPIPELINES];
-    memset(first, 0, sizeof first), memset(cur, 0, sizeof cur);
-    for (int fi = 0; fi < F; fi++)
-        for (int r = 0; r < R; r++) {
-            RunScores *rs = fi == 0 && r == 0 ? first : cur;
-            for (int k = 0; k < EXP_NCOMPARE; k++) {
-                const ExpPipeline pa = CMP_PAIR[k][0], pb = CMP_PAIR[k][1];
-                if (!slots[((size_t)pa * F + fi) * R + r].v || !slots[((size_t)pb * F + fi) * R + r].v) continue;
-                const RunScores *ra = run_scores(c, &rs[pa], pa, o->fractions[fi], r + 1);
-                const RunScores *rb = run_scores(c, &rs[pb], pb, o->fractions[fi], r + 1);
-                compare_runs(ra, rb, pa, pb, o->fractions[fi], r + 1, &cmps[n_cmp++]);
-            }
-            if (rs == cur) run_scores_free(cur, P);
-        }
-    /* the report's rows; their common ECG count captions results.md's table and report.html's */
-    ReportComparison *rcmp = xcalloc((size_t)n_cmp + 1, sizeof *rcmp);
-    for (int i = 0; i < n_cmp; i++) {
-        const Comparison *m = &cmps[i];
-        rcmp[i] = (ReportComparison){.a = exp_pipeline_label(m->a), .b = exp_pipeline_label(m->b),
-                                     .fraction = m->fraction, .repeat = m->repeat, .n = m->c.n,
-                                     .auc_a = m->c.auc_a, .auc_b = m->c.auc_b, .diff = m->c.diff,
-                                     .lo = m->c.lo, .hi = m->c.hi, .z = m->c.z, .p = m->c.p,
-                                     .note = m->note[0] ? m->note : NULL};
-    }
-    const int cmp_n = report_comparisons_common_n(rcmp, n_cmp);
-    const char *cmp_on = o->cv ? "pooled out-of-fold predictions over 10 folds" : "holdout fold 10";
-
-    /* ---- results.json ---- */
-    {
-        JsonWriter w;
-        jw_init(&w);
-        jw_object_begin(&w);
-        jw_key(&w, "kres_version"), jw_string(&w, KRES_VERSION);
-        jw_key(&w, "preset"), jw_string(&w, o->preset ? o->preset : "custom");
-        jw_key(&w, "settings");
-        write_settings(&w, o);
-        jw_key(&w, "fractions");
-        jw_array_begin(&w);
-        for (int fi = 0; fi < F; fi++) jw_number(&w, o->fractions[fi]);
-        jw_array_end(&w);
-        jw_key(&w, "repeats"), jw_int(&w, R);
-        jw_key(&w, "cohort");
-        jw_object_begin(&w);
-        jw_key(&w, "n"), jw_int(&w, c->coh.n);
-        jw_key(&w, "positives"), jw_int(&w, c->coh.npos);
-        jw_key(&w, "negatives"), jw_int(&w, c->coh.nneg);
-        jw_object_end(&w);
-        jw_key(&w, "pretrain");
-        jw_array_begin(&w);
-        for (int k = 0; k < c->n_encoders; k++) {
-            char dp[PATHN];
-            const char *slash = strrchr(c->encoder[k], '/');
-            snprintf(dp, sizeof dp, "%.*s/done.json", (int)(slash ? slash - c->encoder[k] : 0), c->encoder[k]);
-            JsonValue *v = file_exists(dp) ? json_read_file(dp) : NULL;
-            if (v) jw_value(&w, v);
-            else jw_null(&w);
-            json_free(v);
-        }
-        jw_array_end(&w);
-        jw_key(&w, "complete"), jw_bool(&w, complete);
-        jw_key(&w, "runs_done"), jw_int(&w, n_done);
-        jw_key(&w, "runs_total"), jw_int(&w, n_total);
-        jw_key(&w, "summary");
-        jw_array_begin(&w);
-        for (int p = 0; p < P; p++)
-            for (int fi = 0; fi < F; fi++) {
-                const Cell *cl = &cells[p * F + fi];
-                jw_object_begin(&w);
-                jw_key(&w, "pipeline"), jw_string(&w, exp_pipeline_id((ExpPipeline)p));
-                jw_key(&w, "fraction"), jw_number(&w, o->fractions[fi]);
-                jw_key(&w, "repeats_done"), jw_int(&w, cl->n);
-                jw_key(&w, "auc_mean"), jw_number(&w, cl->auc_mean);
-                jw_key(&w, "auc_sd"), jw_number(&w, cl->auc_sd);
-                jw_key(&w, "auc_min"), jw_number(&w, cl->auc_min);
-                jw_key(&w, "auc_max"), jw_number(&w, cl->auc_max);
-                jw_key(&w, "sensitivity_mean"), jw_number(&w, cl->sens);
-                jw_key(&w, "specificity_mean"), jw_number(&w, cl->spec);
-                jw_key(&w, "ppv_mean"), jw_number(&w, cl->ppv);
-                jw_key(&w, "npv_mean"), jw_number(&w, cl->npv);
-                jw_object_end(&w);
-            }
-        jw_array_end(&w);
-        jw_key(&w, "comparisons_method");
-        jw_string(&w, "paired DeLong test (DeLong, DeLong & Clarke-Pearson 1988) of AUC(a) = AUC(b) on the same ECGs, "
-                      "two-sided; diff = AUC(a) - AUC(b) with its 95% Wald CI; p not adjusted for multiple comparisons");
-        jw_key(&w, "comparisons");
-        jw_array_begin(&w);
-        for (int i = 0; i < n_cmp; i++) {
-            const Comparison *m = &cmps[i]; /* not compared: every number null, the note says why */
-            jw_object_begin(&w);
-            jw_key(&w, "a"), jw_string(&w, exp_pipeline_id(m->a));
-            jw_key(&w, "b"), jw_string(&w, exp_pipeline_id(m->b));
-            jw_key(&w, "fraction"), jw_number(&w, m->fraction);
-            jw_key(&w, "repeat"), jw_int(&w, m->repeat);
-            jw_key(&w, "n"), jw_int(&w, m->c.n);
-            jw_key(&w, "n_pos"), jw_int(&w, m->c.npos);
-            const char *keys[] = {"auc_a", "auc_b", "diff", "lo", "hi", "se", "z", "p", "corr"};
-            const double vals[] = {m->c.auc_a, m->c.auc_b, m->c.diff, m->c.lo, m->c.hi,
-                                   m->c.se, m->c.z, m->c.p, m->c.corr};
-            for (int k = 0; k < (int)(sizeof keys / sizeof *keys); k++) jw_key(&w, keys[k]), jw_number(&w, vals[k]);
-            jw_key(&w, "note");
-            if (m->note[0]) jw_string(&w, m->note);
-            else jw_null(&w);
-            jw_object_end(&w);
-        }
-        jw_array_end(&w);
-        jw_key(&w, "runs");
-        jw_array_begin(&w);
-        for (int r = 0; r < R; r++)
-            for (int fi = 0; fi < F; fi++)
-                for (int p = 0; p < P; p++) {
-                    const JsonValue *v = slots[((size_t)p * F + fi) * R + r].v;
-                    if (v) jw_value(&w, v);
-                }
-        jw_array_end(&w);
-        jw_key(&w, "notes"), jw_string(&w, notes);
-        jw_object_end(&w);
-        int e = pathf(path, "%s/results.json", o->out_dir) || json_write_file(path, &w);
-        jw_free(&w);
-        if (e) goto done_notes;
-    }
-
-    /* ---- results.md ---- */
-    {
-        char *md = NULL;
-        size_t mdlen = 0;
-        FILE *f = open_memstream(&md, &mdlen);
-        KRES_ASSERT(f);
-        char a[32], b[32], cc[32], pct[32];
-        fprintf(f, "# kres experiment: %s, label efficiency\n\n", c->task.name);
-        fprintf(f, "Preset `%s`; %s; %d repeat%s. Run directory `%s`.%s\n\n", o->preset ? o->preset : "custom",
-                o->cv ? "pooled 10-fold cross-validation" : "holdout fold 10", R, R == 1 ? "" : "s", o->out_dir,
-                complete ? "" : " **Incomplete.**");
-        fprintf(f, "## ROC AUC on the %s\n\n", o->cv ? "pooled out-of-fold predictions" : "holdout fold");
-        fprintf(f, "%s\n\n", R > 1 ? "Mean over repeats (min-max)." : "One repeat: AUC (DeLong 95% CI).");
-        md_fraction_header(f, o->fractions, F);
-        for (int p = 0; p < P; p++) {
-            fprintf(f, "| %s |", exp_pipeline_label((ExpPipeline)p));
-            for (int fi = 0; fi < F; fi++) {
-                const Cell *cl = &cells[p * F + fi];
-                double lo, hi;
-                cell_spread(cl, R, &lo, &hi);
-                fmt3(a, sizeof a, cl->auc_mean), fmt3(b, sizeof b, lo), fmt3(cc, sizeof cc, hi);
-                if (cl->n == 0) fprintf(f, " n/a |");
-                else fprintf(f, " %s (%s-%s) |", a, b, cc);
-            }
-            fprintf(f, "\n");
-        }
-        fprintf(f, "\n## Sensitivity / specificity at the validation-chosen threshold (mean over repeats)\n\n");
-        md_fraction_header(f, o->fractions, F);
-        for (int p = 0; p < P; p++) {
-            fprintf(f, "| %s |", exp_pipeline_label((ExpPipeline)p));
-            for (int fi = 0; fi < F; fi++) {
-                const Cell *cl = &cells[p * F + fi];
-                fmt2(a, sizeof a, cl->sens), fmt2(b, sizeof b, cl->spec);
-                if (cl->n == 0) fprintf(f, " n/a |");
-                else fprintf(f, " %s / %s |", a, b);
-            }
-            fprintf(f, "\n");
-        }
-        if (n_cmp > 0) {
-            fprintf(f, "\n## Paired comparisons of the AUCs\n\n");
-            if (cmp_n > 0) fprintf(f, "Paired DeLong test on the same %d ECGs (%s), ", cmp_n, cmp_on);
-            else fprintf(f, "Paired DeLong test on the same ECGs within each comparison (%s; n in results.json), ", cmp_on);
-            fprintf(f, "two-sided. Difference = AUC of the first pipeline minus the second, with its 95%% CI. The "
-                       "p-values are not adjusted for multiple comparisons (%d per label fraction and repeat).\n\n",
-                    EXP_NCOMPARE);
-            fprintf(f, "| comparison | labels |%s AUC (first) | AUC (second) | difference (95%% CI) | z | p |\n",
-                    R > 1 ? " repeat |" : "");
-            fprintf(f, "| --- | --- |%s --- | --- | --- | --- | --- |\n", R > 1 ? " --- |" : "");
-            for (int i = 0; i < n_cmp; i++) {
-                const Comparison *m = &cmps[i];
-                char dci[96], z[32], pv[32], rep[16] = "";
-                fmt_pct(pct, sizeof pct, m->fraction);
-                if (R > 1) snprintf(rep, sizeof rep, " %d |", m->repeat);
-                fmt3(a, sizeof a, m->c.auc_a), fmt3(b, sizeof b, m->c.auc_b);
-                if (isnan(m->c.diff)) snprintf(dci, sizeof dci, "n/a");
-                else if (isnan(m->c.lo)) snprintf(dci, sizeof dci, "%+.3f (n/a)", m->c.diff);
-                else snprintf(dci, sizeof dci, "%+.3f (%+.3f to %+.3f)", m->c.diff, m->c.lo, m->c.hi);
-                fmt2(z, sizeof z, m->c.z);
-                fmt_p(pv, sizeof pv, m->c.p);
-                fprintf(f, "| %s vs %s | %s |%s %s | %s | %s | %s | %s |\n", exp_pipeline_label(m->a),
-                        exp_pipeline_label(m->b), pct, rep, a, b, dci, z, pv);
-            }
-            for (int i = 0; i < n_cmp; i++) {
-                const Comparison *m = &cmps[i];
-                if (!m->note[0]) continue;
-                fmt_pct(pct, sizeof pct, m->fraction);
-                fprintf(f, "%s%s vs %s at %s labels, repeat %d: %s\n", i ? "" : "\n", exp_pipeline_label(m->a),
-                        exp_pipeline_label(m->b), pct, m->repeat, m->note);
-            }
-        }
-        fprintf(f, "\n## Every run\n\n");
-        fprintf(f, "| run | n_train (pos/neg) | AUC [95%% CI] | sensitivity [CI] | specificity [CI] | PPV | NPV | "
-                   "threshold | wall time |\n");
-        fprintf(f, "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
-        for (int r = 0; r < R; r++)
-            for (int fi = 0; fi < F; fi++)
-                for (int p = 0; p < P; p++) {
-                    const JsonValue *v = slots[((size_t)p * F + fi) * R + r].v;
-                    if (!v) continue;
-                    double ntr = jnum(v, "n_train"), npos = jnum(v, "n_train_pos");
-                    char d[32], thr[32];
-                    format_duration(jnum(v, "seconds"), d, sizeof d);
-                    double t = jnum(v, "threshold");
-                    if (isnan(t)) snprintf(thr, sizeof thr, "per round");
-                    else snprintf(thr, sizeof thr, "%.3g", t);
-                    fprintf(f, "| %s | %g (%g/%g) | %.3f [%.3f, %.3f] | %.2f [%.2f, %.2f] | %.2f [%.2f, %.2f] | "
-                               "%.2f | %.2f | %s | %s |\n",
-                            json_str(json_get(v, "run"), "?"), ntr, npos, ntr - npos, jnum(v, "auc"),
-                            jnum(v, "auc_lo"), jnum(v, "auc_hi"), prop_value(v, "sensitivity"),
-                            jnum(json_get(v, "sensitivity"), "lo"), jnum(json_get(v, "sensitivity"), "hi"),
-                            prop_value(v, "specificity"), jnum(json_get(v, "specificity"), "lo"),
-                            jnum(json_get(v, "specificity"), "hi"), prop_value(v, "ppv"), prop_value(v, "npv"), thr,
-                            d);
-                }
-        fprintf(f, "\n## Notes\n\n%s\n", notes);
-        fclose(f);
-        int e = pathf(path, "%s/results.md", o->out_dir) || write_file_atomic(path, md, mdlen);
-        free(md);
-        if (e) goto done_notes;
-    }
-
-    /* ---- report.html ---- */
-    {
-        ReportRow *rows = xcalloc((size_t)P * F, sizeof *rows);
-        ReportSeries series[EXP_NPIPELINES];
-        ReportRoc rocs[EXP_NPIPELINES];
-        RocCurve curves[EXP_NPIPELINES];
-        double *sx = xcalloc((size_t)P * F * 4, sizeof(double));
-        memset(curves, 0, sizeof curves);
-        int nrows = 0, nrocs = 0;
-        for (int p = 0; p < P; p++) {
-            double *fx = sx + (size_t)p * F * 4, *fm = fx + F, *flo = fm + F, *fhi = flo + F;
-            int ns = 0;
-            /* series ascending in fraction; the fractions array is descending */
-            for (int fi = F - 1; fi >= 0; fi--) {
-                const Cell *cl = &cells[p * F + fi];
-                if (cl->n == 0) continue;
-                double lo, hi;
-                cell_spread(cl, R, &lo, &hi);
-                fx[ns] = o->fractions[fi], fm[ns] = cl->auc_mean, flo[ns] = lo, fhi[ns] = hi;
-                ns++;
-            }
-            series[p] = (ReportSeries){.label = exp_pipeline_label((ExpPipeline)p), .n = ns, .fraction = fx,
-                                       .auc_mean = fm, .auc_lo = flo, .auc_hi = fhi};
-            for (int fi = 0; fi < F; fi++) {
-                const Cell *cl = &cells[p * F + fi];
-                double lo, hi;
-                cell_spread(cl, R, &lo, &hi);
-                rows[nrows++] = (ReportRow){.pipeline = exp_pipeline_label((ExpPipeline)p), .fraction = o->fractions[fi],
-                                            .n_repeats = cl->n, .auc_mean = cl->auc_mean, .auc_spread_lo = lo,
-                                            .auc_spread_hi = hi, .sens = cl->sens, .spec = cl->spec, .ppv = cl->ppv,
-                                            .npv = cl->npv};
-            }
-            /* ROC at the largest fraction, repeat 1 */
-            const JsonValue *v = slots[((size_t)p * F + 0) * R + 0].v;
-            if (v && roc_of_run(run_scores(c, &first[p], (ExpPipeline)p, o->fractions[0], 1), &curves[p]) == 0) {
-                rocs[nrocs++] = (ReportRoc){.label = exp_pipeline_label((ExpPipeline)p), .n = curves[p].n,
-                                            .fpr = curves[p].fpr, .tpr = curves[p].tpr, .auc = jnum(v, "auc"),
-                                            .auc_lo = jnum(v, "auc_lo"), .auc_hi = jnum(v, "auc_hi")};
-            }
-        }
-        char title[400], subtitle[400], spread[96], interval[160], roc_cap[160], footer[600];
-        if (strcmp(c->task.name, "heart-block") == 0)
-            snprintf(title, sizeof title, "Heart block on PTB-XL: supervised vs fine-tuned vs linear probe");
-        else
-            snprintf(title, sizeof title, "Task %s on PTB-XL: supervised vs fine-tuned vs linear probe", c->task.name);
-        snprintf(subtitle, sizeof subtitle, "%s; %d ECGs (%d positive); %d label fraction%s x %d repeat%s; preset %s%s",
-                 o->cv ? "pooled 10-fold cross-validation" : "holdout fold 10", c->coh.n, c->coh.npos, F,
-                 F == 1 ? "" : "s", R, R == 1 ? "" : "s", o->preset ? o->preset : "custom",
-                 complete ? "" : " (INCOMPLETE)");
-        if (R > 1) {
-            snprintf(spread, sizeof spread, "min-max over %d repeats", R);
-            snprintf(interval, sizeof interval, "bars: min-max of the AUC over %d repeats", R);
-        } else {
-            snprintf(spread, sizeof spread, "95%% CI (DeLong)");
-            snprintf(interval, sizeof interval, "bars: 95%% DeLong CI of the single repeat");
-        }
-        char fpct[32];
-        fmt_pct(fpct, sizeof fpct, o->fractions[0]);
-        snprintf(roc_cap, sizeof roc_cap, "ROC curves at %s labels (repeat 1, %s)", fpct,
-                 o->cv ? "pooled out-of-fold" : "holdout fold 10");
-        snprintf(footer, sizeof footer, "kres %s; run directory %s; every run's model, scores and log are under runs/; "
-                 "numbers in results.json.", KRES_VERSION, o->out_dir);
-        ReportData d = {.title = title, .subtitle = subtitle, .notes = notes, .spread_label = spread,
-                        .interval_label = interval, .rows = rows, .n_rows = nrows, .rocs = rocs, .n_rocs = nrocs,
-                        .roc_caption = roc_cap, .series = series, .n_series = P, .log_x = 1, .footer = footer,
-                        /* the captions say what the AUCs are on (holdout or pooled out-of-fold) */
-                        .cv_folds = o->cv ? PTBXL_NFOLDS : 0, .comparisons = rcmp, .n_comparisons = n_cmp};
-        int e = pathf(path, "%s/report.html", o->out_dir) || report_write_html(path, &d);
-        for (int p = 0; p < P; p++) roc_curve_free(&curves[p]);
-        free(rows);
-        free(sx);
-        if (e) goto done_notes;
-    }
-    rc = 0;
-    msg(c, "wrote %s/results.json, results.md and report.html (%d of %d runs%s)", o->out_dir, n_done, n_total,
-        complete ? "" : "; INCOMPLETE");
-done_notes:
-    run_scores_free(first, P);
-    free(rcmp);
-    free(cmps);
-    free(notes);
-done:
-    for (int i = 0; i < P * F * R; i++) json_free(slots[i].v);
-    free(slots);
-    free(cells);
+    for (int k = 0; k < rounds; k++) exp_scores_free(&units[k].s);
+    exp_scores_free(&all);
     return rc;
 }
 
@@ -1706,7 +1079,7 @@ int experiment_run(const ExperimentOptions *o) {
     c.coh_built = 1;
     if (mkdir_p(o->out_dir) != 0 || settings_check(&c) != 0) goto done;
     char path[PATHN];
-    if (pathf(path, "%s/experiment.log.jsonl", o->out_dir) != 0) goto done;
+    if (exp_pathf(path, "%s/experiment.log.jsonl", o->out_dir) != 0) goto done;
     if (!(c.log = fopen(path, "a"))) {
         kres_fail(path, "cannot open for appending: %s", strerror(errno));
         goto done;
@@ -1719,7 +1092,7 @@ int experiment_run(const ExperimentOptions *o) {
         jw_key(&f, "threads"), jw_int(&f, omp_get_max_threads());
         jw_key(&f, "report_only"), jw_bool(&f, o->report_only);
         jw_key(&f, "settings");
-        write_settings(&f, o);
+        exp_write_settings(&f, o);
         jw_object_end(&f);
         log_event(&c, "start", &f);
         jw_free(&f);
@@ -1741,7 +1114,9 @@ int experiment_run(const ExperimentOptions *o) {
         for (int fi = 0; fi < o->n_fractions; fi++)
             for (int p = 0; p < EXP_NPIPELINES; p++)
                 if (run_one(&c, (ExpPipeline)p, o->fractions[fi], r) != 0) goto done;
-    if (write_reports(&c) != 0) goto done;
+    const ExpReportInput rin = {.o = o, .task = &c.task, .coh = &c.coh, .n_encoders = c.n_encoders,
+                                .encoder = (const char(*)[EXP_PATHN])c.encoder};
+    if (exp_write_reports(&rin) != 0) goto done;
     {
         char d[32];
         format_duration(now_seconds() - c.t_start, d, sizeof d);
