@@ -373,293 +373,335 @@ static int ctx_setup(const TrainOptions *o, Ctx *c, TrainResult *r) {
     return 0;
 }
 
-int train_classifier(const TrainOptions *o, TrainResult *r) {
-    memset(r, 0, sizeof *r);
-    r->best_val_auc = NAN, r->best_val_loss = NAN, r->threshold = NAN;
-    double t_begin = now_seconds();
-    if (check_options(o) != 0) return -1;
-    Ctx c;
-    memset(&c, 0, sizeof c);
+/* The epochs' fixed quantities and running state, beside the context's buffers. */
+typedef struct {
+    int O, L, threads;           /* outputs; samples per lead; OpenMP threads */
+    size_t ex, np, nb;           /* floats per example; parameters; batch-norm buffers */
+    int val_both;                /* the validation fold has both classes: select by AUC */
+    long spe, total, warmup;     /* steps per epoch, in all, of warm-up */
+    long step;                   /* global step */
+    float min_lr;
+    AugmentConfig aug;
+    Rng shuffle_rng, dropout_rng, aug_rng;
     Progress pg;
-    progress_init(&pg, 0, 1); /* replaced below; safe to clear on an early exit */
-    int rc = -1;
-    /* The thread count must be fixed before the model sizes its convolution workspaces. */
-    if (o->threads > 0) omp_set_num_threads(o->threads);
-    int threads = omp_get_max_threads();
-    if (ctx_setup(o, &c, r) != 0) goto done;
-    const Cohort *h = &c.coh;
-    int O = o->multilabel ? c.task.ncodes : 1;
-    int C = KRES_NLEADS, L = o->preproc.length, Bmax = o->batch;
-    size_t ex = (size_t)C * L;
+    double t_begin, train_time, infer_time;
+    long infer_n;                /* validation ECGs scored, for infer_samples_per_s */
+} Loop;
+
+/* The model, its loader and log, the optimiser's ranges, every buffer of the loop
+ * (allocated once), the positive-class weights, the schedule and the seeded streams. */
+static int loop_setup(const TrainOptions *o, Ctx *c, TrainResult *r, Loop *lp) {
+    const Cohort *h = &c->coh;
+    const int O = o->multilabel ? c->task.ncodes : 1, C = KRES_NLEADS, L = o->preproc.length, Bmax = o->batch;
+    lp->O = O, lp->L = L, lp->ex = (size_t)C * L;
 
     /* Model: the trainer owns the heads; the input follows the preprocessing. */
     KresConfig cfg = o->model;
     cfg.in_leads = C, cfg.in_len = L, cfg.n_outputs = O, cfg.proj_hidden = 0;
-    if (kres_config_validate(&cfg) != 0) goto done;
-    c.m = kres_create(&cfg, Bmax, o->seed);
-    if (!c.m) goto done;
+    if (kres_config_validate(&cfg) != 0) return -1;
+    c->m = kres_create(&cfg, Bmax, o->seed);
+    if (!c->m) return -1;
     if (o->init_encoder) {
         CkptLoadReport rep;
-        if (ckpt_load_encoder_into(o->init_encoder, c.m, 1, &rep) != 0) goto done;
+        if (ckpt_load_encoder_into(o->init_encoder, c->m, 1, &rep) != 0) return -1;
     }
-    c.ld = loader_create((const char *const *)h->path, h->n, &o->preproc, o->cache_bytes);
-    if (!c.ld) goto done;
-    if (trainlog_open(&c.log, o->log_path) != 0) goto done;
+    c->ld = loader_create((const char *const *)h->path, h->n, &o->preproc, o->cache_bytes);
+    if (!c->ld) return -1;
+    if (trainlog_open(&c->log, o->log_path) != 0) return -1;
 
-    size_t np = kres_num_params(c.m), nb = kres_num_buffers(c.m), nenc = kres_num_encoder_params(c.m);
+    const size_t np = kres_num_params(c->m), nb = kres_num_buffers(c->m), nenc = kres_num_encoder_params(c->m);
+    lp->np = np, lp->nb = nb;
     /* Per-tensor optimiser ranges: the encoder prefix gets its own lr scale; vectors
      * (biases, BN gamma/beta) are exempt from weight decay, as is usual. */
-    for (int t = 0; t < kres_num_tensors(c.m); t++) {
-        const KresTensor *kt = kres_tensor(c.m, t);
+    for (int t = 0; t < kres_num_tensors(c->m); t++) {
+        const KresTensor *kt = kres_tensor(c->m, t);
         if (kt->kind != KRES_PARAM) continue;
-        ParamRange *pr = &c.ranges[c.nranges++];
+        ParamRange *pr = &c->ranges[c->nranges++];
         pr->begin = kt->offset, pr->end = kt->offset + kt->numel;
         pr->lr_scale = kt->offset < nenc ? o->encoder_lr_scale : 1.0f;
         pr->decay = kt->ndim >= 2;
     }
 
     /* Every buffer of the loop, allocated once. */
-    c.x = xmalloc_aligned((size_t)Bmax * ex * sizeof(float));
-    c.y = xmalloc((size_t)Bmax * O * sizeof(float));
-    c.dlogits = xmalloc((size_t)Bmax * O * sizeof(float));
-    c.pw = xmalloc((size_t)O * sizeof(float));
-    c.adam_m = xcalloc(np, sizeof(float)), c.adam_v = xcalloc(np, sizeof(float));
-    c.best_p = xmalloc(np * sizeof(float)), c.best_b = xmalloc((nb ? nb : 1) * sizeof(float));
-    c.val_logits = xmalloc((size_t)c.nva * O * sizeof(float));
-    c.val_targets = xmalloc((size_t)c.nva * O * sizeof(float));
-    c.val_scores = xmalloc((size_t)c.nva * sizeof(float));
-    c.best_val_scores = xmalloc((size_t)c.nva * sizeof(float));
-    c.val_labels = xmalloc((size_t)c.nva * sizeof(int));
-    for (int i = 0; i < c.nva; i++) {
-        fill_target(h, c.va[i], o->multilabel, O, c.val_targets + (size_t)i * O);
-        c.val_labels[i] = h->label[c.va[i]];
+    c->x = xmalloc_aligned((size_t)Bmax * lp->ex * sizeof(float));
+    c->y = xmalloc((size_t)Bmax * O * sizeof(float));
+    c->dlogits = xmalloc((size_t)Bmax * O * sizeof(float));
+    c->pw = xmalloc((size_t)O * sizeof(float));
+    c->adam_m = xcalloc(np, sizeof(float)), c->adam_v = xcalloc(np, sizeof(float));
+    c->best_p = xmalloc(np * sizeof(float)), c->best_b = xmalloc((nb ? nb : 1) * sizeof(float));
+    c->val_logits = xmalloc((size_t)c->nva * O * sizeof(float));
+    c->val_targets = xmalloc((size_t)c->nva * O * sizeof(float));
+    c->val_scores = xmalloc((size_t)c->nva * sizeof(float));
+    c->best_val_scores = xmalloc((size_t)c->nva * sizeof(float));
+    c->val_labels = xmalloc((size_t)c->nva * sizeof(int));
+    for (int i = 0; i < c->nva; i++) {
+        fill_target(h, c->va[i], o->multilabel, O, c->val_targets + (size_t)i * O);
+        c->val_labels[i] = h->label[c->va[i]];
     }
-    int val_both = r->nval_pos > 0 && r->nval_pos < c.nva;
+    lp->val_both = r->nval_pos > 0 && r->nval_pos < c->nva;
 
     /* pos_weight = n_neg / n_pos over the training records, per output: the positive and
      * negative terms then carry equal total weight, whatever the prevalence. */
     for (int j = 0; j < O; j++) {
         long pos = 0;
-        for (int i = 0; i < c.ntr; i++)
-            pos += o->multilabel ? h->code_label[(size_t)c.tr[i] * h->ncodes + j] : h->label[c.tr[i]];
-        c.pw[j] = pos > 0 ? (float)((double)(c.ntr - pos) / (double)pos) : 1.0f;
+        for (int i = 0; i < c->ntr; i++)
+            pos += o->multilabel ? h->code_label[(size_t)c->tr[i] * h->ncodes + j] : h->label[c->tr[i]];
+        c->pw[j] = pos > 0 ? (float)((double)(c->ntr - pos) / (double)pos) : 1.0f;
     }
-    r->pos_weight = c.pw[0];
+    r->pos_weight = c->pw[0];
 
-    AugmentConfig aug;
-    supervised_augment(&aug);
+    supervised_augment(&lp->aug);
     /* Independent seeded streams: weights use `seed` itself (kres_create). */
-    Rng shuffle_rng, dropout_rng, aug_rng;
-    rng_seed(&shuffle_rng, o->seed ^ 0x53485546464c45ULL);
-    rng_seed(&dropout_rng, o->seed ^ 0x44524f504f5554ULL);
-    rng_seed(&aug_rng, o->seed ^ 0x4155474d454e54ULL);
+    rng_seed(&lp->shuffle_rng, o->seed ^ 0x53485546464c45ULL);
+    rng_seed(&lp->dropout_rng, o->seed ^ 0x44524f504f5554ULL);
+    rng_seed(&lp->aug_rng, o->seed ^ 0x4155474d454e54ULL);
 
-    long spe = (c.ntr + Bmax - 1) / Bmax, total = spe * o->epochs;
-    long warmup = (long)llround((double)o->warmup_frac * (double)total);
-    float min_lr = o->lr * o->min_lr_frac;
-    progress_init(&pg, total, o->quiet);
-    progress_set_prefix(&pg, o->progress_prefix);
-    {
-        JsonWriter w;
-        trainlog_event_begin(&w, "start");
-        jw_key(&w, "task"), jw_string(&w, c.task.name);
-        jw_key(&w, "protocol"), jw_string(&w, protocol_name(o->protocol));
-        jw_key(&w, "rate"), jw_int(&w, o->rate);
-        jw_key(&w, "ntrain"), jw_int(&w, c.ntr);
-        jw_key(&w, "ntrain_pos"), jw_int(&w, r->ntrain_pos);
-        jw_key(&w, "nval"), jw_int(&w, c.nva);
-        jw_key(&w, "nval_pos"), jw_int(&w, r->nval_pos);
-        jw_key(&w, "ntest"), jw_int(&w, c.nte);
-        jw_key(&w, "skipped_records"), jw_int(&w, h->nskipped);
-        jw_key(&w, "pos_weight"), jw_number(&w, c.pw[0]);
-        jw_key(&w, "params"), jw_int(&w, (long long)np);
-        jw_key(&w, "epochs"), jw_int(&w, o->epochs);
-        jw_key(&w, "batch"), jw_int(&w, Bmax);
-        jw_key(&w, "steps_per_epoch"), jw_int(&w, spe);
-        jw_key(&w, "threads"), jw_int(&w, threads);
-        jw_key(&w, "seed"), jw_int(&w, (long long)o->seed);
-        if (trainlog_event_end(&c.log, &w) != 0) goto done;
-    }
-    progress_message(&pg, o->quiet,
+    lp->spe = (c->ntr + Bmax - 1) / Bmax, lp->total = lp->spe * o->epochs;
+    lp->warmup = (long)llround((double)o->warmup_frac * (double)lp->total);
+    lp->min_lr = o->lr * o->min_lr_frac;
+    return 0;
+}
+
+/* The log's "start" event and the progress line that says what is trained on. */
+static int log_start(const TrainOptions *o, Ctx *c, const TrainResult *r, Loop *lp) {
+    const Cohort *h = &c->coh;
+    JsonWriter w;
+    trainlog_event_begin(&w, "start");
+    jw_key(&w, "task"), jw_string(&w, c->task.name);
+    jw_key(&w, "protocol"), jw_string(&w, protocol_name(o->protocol));
+    jw_key(&w, "rate"), jw_int(&w, o->rate);
+    jw_key(&w, "ntrain"), jw_int(&w, c->ntr);
+    jw_key(&w, "ntrain_pos"), jw_int(&w, r->ntrain_pos);
+    jw_key(&w, "nval"), jw_int(&w, c->nva);
+    jw_key(&w, "nval_pos"), jw_int(&w, r->nval_pos);
+    jw_key(&w, "ntest"), jw_int(&w, c->nte);
+    jw_key(&w, "skipped_records"), jw_int(&w, h->nskipped);
+    jw_key(&w, "pos_weight"), jw_number(&w, c->pw[0]);
+    jw_key(&w, "params"), jw_int(&w, (long long)lp->np);
+    jw_key(&w, "epochs"), jw_int(&w, o->epochs);
+    jw_key(&w, "batch"), jw_int(&w, o->batch);
+    jw_key(&w, "steps_per_epoch"), jw_int(&w, lp->spe);
+    jw_key(&w, "threads"), jw_int(&w, lp->threads);
+    jw_key(&w, "seed"), jw_int(&w, (long long)o->seed);
+    if (trainlog_event_end(&c->log, &w) != 0) return -1;
+    progress_message(&lp->pg, o->quiet,
                      "%straining %s (%s protocol, %d Hz): %d train (%d positive), %d validation (%d positive), "
                      "%d test; %ld steps/epoch, %d threads",
-                     o->progress_prefix ? o->progress_prefix : "", c.task.name, protocol_name(o->protocol),
-                     o->rate, c.ntr, r->ntrain_pos, c.nva, r->nval_pos, c.nte, spe, threads);
+                     o->progress_prefix ? o->progress_prefix : "", c->task.name, protocol_name(o->protocol),
+                     o->rate, c->ntr, r->ntrain_pos, c->nva, r->nval_pos, c->nte, lp->spe, lp->threads);
+    return 0;
+}
 
-    int *order = c.tr; /* shuffled in place each epoch; the split order is not needed after */
-    long step = 0;
-    double train_time = 0, infer_time = 0;
-    long infer_n = 0;
-    for (int ep = 1; ep <= o->epochs; ep++) {
-        double t_ep = now_seconds();
-        rng_shuffle_int(&shuffle_rng, order, c.ntr);
-        double loss_sum = 0;
-        for (long s = 0; s < spe; s++, step++) {
-            int b0 = (int)(s * Bmax), B = c.ntr - b0 < Bmax ? c.ntr - b0 : Bmax;
-            const int *bi = order + b0;
-            if (loader_fill_batch(c.ld, bi, B, c.x) != 0) goto done;
-            if (o->augment)
-                for (int b = 0; b < B; b++) augment_apply(&aug, c.x + (size_t)b * ex, L, o->preproc.target_rate, &aug_rng);
-            for (int b = 0; b < B; b++) fill_target(h, bi[b], o->multilabel, O, c.y + (size_t)b * O);
-            kres_zero_grad(c.m);
-            kres_forward(c.m, c.x, B, 1, &dropout_rng);
-            float loss = bce_with_logits_loss(c.dlogits, kres_logits(c.m), c.y, c.pw, NULL, B, O);
-            kres_backward(c.m, c.dlogits, NULL, NULL);
-            double gn = clip_grad_norm(kres_grads(c.m), np, o->grad_clip);
-            if (!isfinite(loss) || !isfinite(gn)) {
-                progress_clear(&pg);
-                kres_fail(c.db->dir, "training diverged: non-finite %s at epoch %d step %ld (try a lower --lr)",
-                          isfinite(loss) ? "gradient" : "loss", ep, s + 1);
-                goto done;
-            }
-            float lr = lr_at(step, total, warmup, o->lr, min_lr);
-            adamw_update(kres_params(c.m), kres_grads(c.m), c.adam_m, c.adam_v, np, step + 1, lr, 0.9f, 0.999f,
-                         1e-8f, o->weight_decay, c.ranges, c.nranges);
-            loss_sum += (double)loss * B;
-            double el = train_time + (now_seconds() - t_ep);
-            double sps = el > 0 ? (double)((long)(ep - 1) * c.ntr + b0 + B) / el : 0;
-            progress_step(&pg, ep, o->epochs, step + 1, loss, sps);
-            if (o->log_every > 0 && ((s + 1) % o->log_every == 0 || s + 1 == spe)) {
-                JsonWriter w;
-                trainlog_event_begin(&w, "step");
-                jw_key(&w, "epoch"), jw_int(&w, ep);
-                jw_key(&w, "step"), jw_int(&w, s + 1);
-                jw_key(&w, "global_step"), jw_int(&w, step + 1);
-                jw_key(&w, "loss"), jw_number(&w, loss);
-                jw_key(&w, "lr"), jw_number(&w, lr);
-                jw_key(&w, "grad_norm"), jw_number(&w, gn);
-                jw_key(&w, "samples_per_s"), jw_number(&w, sps);
-                jw_key(&w, "elapsed_s"), jw_number(&w, now_seconds() - t_begin);
-                if (trainlog_event_end(&c.log, &w) != 0) goto done;
-            }
+/* One pass over the shuffled training records: forward, loss, backward, clipping, AdamW.
+ * *loss_sum: the batch losses weighted by batch size. */
+static int train_epoch(const TrainOptions *o, Ctx *c, Loop *lp, int ep, double *loss_sum) {
+    const Cohort *h = &c->coh;
+    const int Bmax = o->batch, O = lp->O;
+    const double t_ep = now_seconds();
+    int *order = c->tr; /* shuffled in place each epoch; the split order is not needed after */
+    rng_shuffle_int(&lp->shuffle_rng, order, c->ntr);
+    *loss_sum = 0;
+    for (long s = 0; s < lp->spe; s++, lp->step++) {
+        int b0 = (int)(s * Bmax), B = c->ntr - b0 < Bmax ? c->ntr - b0 : Bmax;
+        const int *bi = order + b0;
+        if (loader_fill_batch(c->ld, bi, B, c->x) != 0) return -1;
+        if (o->augment)
+            for (int b = 0; b < B; b++)
+                augment_apply(&lp->aug, c->x + (size_t)b * lp->ex, lp->L, o->preproc.target_rate, &lp->aug_rng);
+        for (int b = 0; b < B; b++) fill_target(h, bi[b], o->multilabel, O, c->y + (size_t)b * O);
+        kres_zero_grad(c->m);
+        kres_forward(c->m, c->x, B, 1, &lp->dropout_rng);
+        float loss = bce_with_logits_loss(c->dlogits, kres_logits(c->m), c->y, c->pw, NULL, B, O);
+        kres_backward(c->m, c->dlogits, NULL, NULL);
+        double gn = clip_grad_norm(kres_grads(c->m), lp->np, o->grad_clip);
+        if (!isfinite(loss) || !isfinite(gn)) {
+            progress_clear(&lp->pg);
+            return kres_fail(c->db->dir, "training diverged: non-finite %s at epoch %d step %ld (try a lower --lr)",
+                             isfinite(loss) ? "gradient" : "loss", ep, s + 1);
         }
-        double t_val = now_seconds();
-        train_time += t_val - t_ep;
-
-        /* Validation: loss with the training pos_weight (comparable to the training loss)
-         * and AUC of the task score. */
-        if (infer_logits(c.m, Bmax, c.ld, c.va, c.nva, c.x, c.val_logits) != 0) goto done;
-        float val_loss = bce_with_logits_loss(NULL, c.val_logits, c.val_targets, c.pw, NULL, c.nva, O);
-        for (int i = 0; i < c.nva; i++) c.val_scores[i] = classifier_score(c.val_logits + (size_t)i * O, O);
-        double auc = NAN;
-        if (val_both && roc_auc(c.val_scores, c.val_labels, c.nva, &auc) != 0) goto done;
-        infer_time += now_seconds() - t_val;
-        infer_n += c.nva;
-        /* Best by validation AUC (ties keep the earlier epoch); by loss if the fold has one class. */
-        int best = ep == 1 || (val_both ? auc > r->best_val_auc : val_loss < r->best_val_loss);
-        if (best) {
-            r->best_epoch = ep, r->best_val_auc = auc, r->best_val_loss = val_loss;
-            memcpy(c.best_p, kres_params(c.m), np * sizeof(float));
-            memcpy(c.best_b, kres_buffers(c.m), nb * sizeof(float));
-            memcpy(c.best_val_scores, c.val_scores, (size_t)c.nva * sizeof(float));
+        float lr = lr_at(lp->step, lp->total, lp->warmup, o->lr, lp->min_lr);
+        adamw_update(kres_params(c->m), kres_grads(c->m), c->adam_m, c->adam_v, lp->np, lp->step + 1, lr, 0.9f,
+                     0.999f, 1e-8f, o->weight_decay, c->ranges, c->nranges);
+        *loss_sum += (double)loss * B;
+        double el = lp->train_time + (now_seconds() - t_ep);
+        double sps = el > 0 ? (double)((long)(ep - 1) * c->ntr + b0 + B) / el : 0;
+        progress_step(&lp->pg, ep, o->epochs, lp->step + 1, loss, sps);
+        if (o->log_every > 0 && ((s + 1) % o->log_every == 0 || s + 1 == lp->spe)) {
+            JsonWriter w;
+            trainlog_event_begin(&w, "step");
+            jw_key(&w, "epoch"), jw_int(&w, ep);
+            jw_key(&w, "step"), jw_int(&w, s + 1);
+            jw_key(&w, "global_step"), jw_int(&w, lp->step + 1);
+            jw_key(&w, "loss"), jw_number(&w, loss);
+            jw_key(&w, "lr"), jw_number(&w, lr);
+            jw_key(&w, "grad_norm"), jw_number(&w, gn);
+            jw_key(&w, "samples_per_s"), jw_number(&w, sps);
+            jw_key(&w, "elapsed_s"), jw_number(&w, now_seconds() - lp->t_begin);
+            if (trainlog_event_end(&c->log, &w) != 0) return -1;
         }
-        r->epochs_run = ep;
-        double tl = loss_sum / c.ntr, sps = train_time > 0 ? (double)ep * c.ntr / train_time : 0;
-        char eta[32];
-        format_duration((now_seconds() - t_begin) / ep * (o->epochs - ep), eta, sizeof eta);
-        progress_message(&pg, o->quiet, "%sepoch %d/%d  train loss %.4f  val loss %.4f  val AUC %.4f%s  %.1f ECG/s  ETA %s",
-                         o->progress_prefix ? o->progress_prefix : "", ep, o->epochs, tl, (double)val_loss, auc,
-                         best ? "  *best" : "", sps, eta);
-        JsonWriter w;
-        trainlog_event_begin(&w, "epoch");
-        jw_key(&w, "epoch"), jw_int(&w, ep);
-        jw_key(&w, "train_loss"), jw_number(&w, tl);
-        jw_key(&w, "val_loss"), jw_number(&w, val_loss);
-        jw_key(&w, "val_auc"), jw_number(&w, auc);
-        jw_key(&w, "best"), jw_bool(&w, best);
-        jw_key(&w, "lr"), jw_number(&w, lr_at(step - 1, total, warmup, o->lr, min_lr));
-        jw_key(&w, "train_samples_per_s"), jw_number(&w, sps);
-        jw_key(&w, "elapsed_s"), jw_number(&w, now_seconds() - t_begin);
-        if (trainlog_event_end(&c.log, &w) != 0) goto done;
     }
-    progress_clear(&pg);
-    r->train_seconds = train_time;
-    r->train_samples_per_s = train_time > 0 ? (double)o->epochs * c.ntr / train_time : 0;
-    r->infer_samples_per_s = infer_time > 0 ? (double)infer_n / infer_time : 0;
+    lp->train_time += now_seconds() - t_ep;
+    return 0;
+}
 
-    /* Restore the best epoch; choose the threshold on its validation scores. */
-    memcpy(kres_params(c.m), c.best_p, np * sizeof(float));
-    memcpy(kres_buffers(c.m), c.best_b, nb * sizeof(float));
+/* Validation after epoch ep: loss with the training pos_weight (comparable to the training
+ * loss) and AUC of the task score; the best epoch's weights and scores are kept. */
+static int validate_epoch(const TrainOptions *o, Ctx *c, TrainResult *r, Loop *lp, int ep, double loss_sum) {
+    const int O = lp->O;
+    const double t_val = now_seconds();
+    if (infer_logits(c->m, o->batch, c->ld, c->va, c->nva, c->x, c->val_logits) != 0) return -1;
+    float val_loss = bce_with_logits_loss(NULL, c->val_logits, c->val_targets, c->pw, NULL, c->nva, O);
+    for (int i = 0; i < c->nva; i++) c->val_scores[i] = classifier_score(c->val_logits + (size_t)i * O, O);
+    double auc = NAN;
+    if (lp->val_both && roc_auc(c->val_scores, c->val_labels, c->nva, &auc) != 0) return -1;
+    lp->infer_time += now_seconds() - t_val;
+    lp->infer_n += c->nva;
+    /* Best by validation AUC (ties keep the earlier epoch); by loss if the fold has one class. */
+    int best = ep == 1 || (lp->val_both ? auc > r->best_val_auc : val_loss < r->best_val_loss);
+    if (best) {
+        r->best_epoch = ep, r->best_val_auc = auc, r->best_val_loss = val_loss;
+        memcpy(c->best_p, kres_params(c->m), lp->np * sizeof(float));
+        memcpy(c->best_b, kres_buffers(c->m), lp->nb * sizeof(float));
+        memcpy(c->best_val_scores, c->val_scores, (size_t)c->nva * sizeof(float));
+    }
+    r->epochs_run = ep;
+    double tl = loss_sum / c->ntr, sps = lp->train_time > 0 ? (double)ep * c->ntr / lp->train_time : 0;
+    char eta[32];
+    format_duration((now_seconds() - lp->t_begin) / ep * (o->epochs - ep), eta, sizeof eta);
+    progress_message(&lp->pg, o->quiet, "%sepoch %d/%d  train loss %.4f  val loss %.4f  val AUC %.4f%s  %.1f ECG/s  ETA %s",
+                     o->progress_prefix ? o->progress_prefix : "", ep, o->epochs, tl, (double)val_loss, auc,
+                     best ? "  *best" : "", sps, eta);
+    JsonWriter w;
+    trainlog_event_begin(&w, "epoch");
+    jw_key(&w, "epoch"), jw_int(&w, ep);
+    jw_key(&w, "train_loss"), jw_number(&w, tl);
+    jw_key(&w, "val_loss"), jw_number(&w, val_loss);
+    jw_key(&w, "val_auc"), jw_number(&w, auc);
+    jw_key(&w, "best"), jw_bool(&w, best);
+    jw_key(&w, "lr"), jw_number(&w, lr_at(lp->step - 1, lp->total, lp->warmup, o->lr, lp->min_lr));
+    jw_key(&w, "train_samples_per_s"), jw_number(&w, sps);
+    jw_key(&w, "elapsed_s"), jw_number(&w, now_seconds() - lp->t_begin);
+    return trainlog_event_end(&c->log, &w);
+}
+
+/* Restore the best epoch; choose the threshold on its validation scores; copy the
+ * validation and test scores for the caller (CV pools the test ones). */
+static int final_scores(const TrainOptions *o, Ctx *c, TrainResult *r, const Loop *lp) {
+    const Cohort *h = &c->coh;
+    const int O = lp->O;
+    memcpy(kres_params(c->m), c->best_p, lp->np * sizeof(float));
+    memcpy(kres_buffers(c->m), c->best_b, lp->nb * sizeof(float));
     const char *rule = o->threshold_rule ? o->threshold_rule : "youden";
     ThresholdRule tr;
     threshold_rule_parse(rule, &tr); /* validated in check_options */
-    if (val_both || tr.kind == THR_FIXED) {
-        if (choose_threshold(c.best_val_scores, c.val_labels, c.nva, rule, &r->threshold) != 0) goto done;
+    if (lp->val_both || tr.kind == THR_FIXED) {
+        if (choose_threshold(c->best_val_scores, c->val_labels, c->nva, rule, &r->threshold) != 0) return -1;
         snprintf(r->threshold_rule, sizeof r->threshold_rule, "%.32s on validation fold %d", rule, o->val_fold);
     } else {
         r->threshold = 0.5;
         snprintf(r->threshold_rule, sizeof r->threshold_rule, "fixed=0.5 (validation fold %d has one class)",
                  o->val_fold);
     }
-
-    /* Copies of the validation and test scores for the caller (CV pools the test ones). */
-    r->nval_scores = c.nva;
-    r->val_scores = xmalloc((size_t)c.nva * sizeof(float));
-    r->val_labels = xmalloc((size_t)c.nva * sizeof(int));
-    r->val_ecg_id = xmalloc((size_t)c.nva * sizeof(int));
-    memcpy(r->val_scores, c.best_val_scores, (size_t)c.nva * sizeof(float));
-    memcpy(r->val_labels, c.val_labels, (size_t)c.nva * sizeof(int));
-    for (int i = 0; i < c.nva; i++) r->val_ecg_id[i] = h->ecg_id[c.va[i]];
-    if (c.nte > 0) {
-        float *lg = xmalloc((size_t)c.nte * O * sizeof(float));
-        int e = infer_logits(c.m, Bmax, c.ld, c.te, c.nte, c.x, lg);
-        if (e == 0) {
-            r->ntest = c.nte;
-            r->test_scores = xmalloc((size_t)c.nte * sizeof(float));
-            r->test_labels = xmalloc((size_t)c.nte * sizeof(int));
-            r->test_ecg_id = xmalloc((size_t)c.nte * sizeof(int));
-            for (int i = 0; i < c.nte; i++) {
-                r->test_scores[i] = classifier_score(lg + (size_t)i * O, O);
-                r->test_labels[i] = h->label[c.te[i]];
-                r->test_ecg_id[i] = h->ecg_id[c.te[i]];
-            }
+    r->nval_scores = c->nva;
+    r->val_scores = xmalloc((size_t)c->nva * sizeof(float));
+    r->val_labels = xmalloc((size_t)c->nva * sizeof(int));
+    r->val_ecg_id = xmalloc((size_t)c->nva * sizeof(int));
+    memcpy(r->val_scores, c->best_val_scores, (size_t)c->nva * sizeof(float));
+    memcpy(r->val_labels, c->val_labels, (size_t)c->nva * sizeof(int));
+    for (int i = 0; i < c->nva; i++) r->val_ecg_id[i] = h->ecg_id[c->va[i]];
+    if (c->nte == 0) return 0;
+    float *lg = xmalloc((size_t)c->nte * O * sizeof(float));
+    int e = infer_logits(c->m, o->batch, c->ld, c->te, c->nte, c->x, lg);
+    if (e == 0) {
+        r->ntest = c->nte;
+        r->test_scores = xmalloc((size_t)c->nte * sizeof(float));
+        r->test_labels = xmalloc((size_t)c->nte * sizeof(int));
+        r->test_ecg_id = xmalloc((size_t)c->nte * sizeof(int));
+        for (int i = 0; i < c->nte; i++) {
+            r->test_scores[i] = classifier_score(lg + (size_t)i * O, O);
+            r->test_labels[i] = h->label[c->te[i]];
+            r->test_ecg_id[i] = h->ecg_id[c->te[i]];
         }
-        free(lg);
-        if (e) goto done;
     }
+    free(lg);
+    return e;
+}
 
-    if (o->out_path) {
-        char pre[512], auc_s[40], ep_s[16], vf_s[16], tf_s[16];
-        if (preproc_to_json(&o->preproc, pre, sizeof pre) < 0) goto done;
-        c.task_json = task_json_make(&c.task, o->protocol, o->rate, o->min_likelihood, o->multilabel);
-        c.prov_json = provenance_make(o, &c, threads);
-        if (isnan(r->best_val_auc)) snprintf(auc_s, sizeof auc_s, "undefined");
-        else snprintf(auc_s, sizeof auc_s, "%.17g", r->best_val_auc);
-        snprintf(ep_s, sizeof ep_s, "%d", r->best_epoch);
-        snprintf(vf_s, sizeof vf_s, "%d", o->val_fold);
-        snprintf(tf_s, sizeof tf_s, "%d", o->test_fold);
-        const char *keys[] = {"threshold_rule", "val_auc", "best_epoch", "val_fold", "test_fold"};
-        const char *vals[] = {r->threshold_rule, auc_s, ep_s, vf_s, tf_s};
-        CkptMeta meta = {.kind = o->kind ? o->kind : "classifier",
-                         .preprocess_json = pre,
-                         .task_json = c.task_json,
-                         .provenance_json = c.prov_json,
-                         .threshold = r->threshold,
-                         .n_extra = 5,
-                         .extra_keys = keys,
-                         .extra_vals = vals};
-        if (ckpt_save(o->out_path, c.m, &meta, NULL, 0) != 0) goto done;
+/* The best epoch's model with its preprocessing, task, provenance and threshold. */
+static int save_model(const TrainOptions *o, Ctx *c, const TrainResult *r, int threads) {
+    char pre[512], auc_s[40], ep_s[16], vf_s[16], tf_s[16];
+    if (preproc_to_json(&o->preproc, pre, sizeof pre) < 0) return -1;
+    c->task_json = task_json_make(&c->task, o->protocol, o->rate, o->min_likelihood, o->multilabel);
+    c->prov_json = provenance_make(o, c, threads);
+    if (isnan(r->best_val_auc)) snprintf(auc_s, sizeof auc_s, "undefined");
+    else snprintf(auc_s, sizeof auc_s, "%.17g", r->best_val_auc);
+    snprintf(ep_s, sizeof ep_s, "%d", r->best_epoch);
+    snprintf(vf_s, sizeof vf_s, "%d", o->val_fold);
+    snprintf(tf_s, sizeof tf_s, "%d", o->test_fold);
+    const char *keys[] = {"threshold_rule", "val_auc", "best_epoch", "val_fold", "test_fold"};
+    const char *vals[] = {r->threshold_rule, auc_s, ep_s, vf_s, tf_s};
+    CkptMeta meta = {.kind = o->kind ? o->kind : "classifier",
+                     .preprocess_json = pre,
+                     .task_json = c->task_json,
+                     .provenance_json = c->prov_json,
+                     .threshold = r->threshold,
+                     .n_extra = 5,
+                     .extra_keys = keys,
+                     .extra_vals = vals};
+    return ckpt_save(o->out_path, c->m, &meta, NULL, 0);
+}
+
+static int log_end(const TrainOptions *o, Ctx *c, const TrainResult *r) {
+    JsonWriter w;
+    trainlog_event_begin(&w, "end");
+    jw_key(&w, "best_epoch"), jw_int(&w, r->best_epoch);
+    jw_key(&w, "best_val_auc"), jw_number(&w, r->best_val_auc);
+    jw_key(&w, "best_val_loss"), jw_number(&w, r->best_val_loss);
+    jw_key(&w, "threshold"), jw_number(&w, r->threshold);
+    jw_key(&w, "threshold_rule"), jw_string(&w, r->threshold_rule);
+    jw_key(&w, "train_seconds"), jw_number(&w, r->train_seconds);
+    jw_key(&w, "train_samples_per_s"), jw_number(&w, r->train_samples_per_s);
+    jw_key(&w, "infer_samples_per_s"), jw_number(&w, r->infer_samples_per_s);
+    jw_key(&w, "total_seconds"), jw_number(&w, r->total_seconds);
+    jw_key(&w, "peak_rss_kib"), jw_int(&w, peak_rss_kib());
+    if (o->out_path) jw_key(&w, "checkpoint"), jw_string(&w, o->out_path);
+    return trainlog_event_end(&c->log, &w);
+}
+
+int train_classifier(const TrainOptions *o, TrainResult *r) {
+    memset(r, 0, sizeof *r);
+    r->best_val_auc = NAN, r->best_val_loss = NAN, r->threshold = NAN;
+    Loop lp;
+    memset(&lp, 0, sizeof lp);
+    lp.t_begin = now_seconds();
+    if (check_options(o) != 0) return -1;
+    Ctx c;
+    memset(&c, 0, sizeof c);
+    progress_init(&lp.pg, 0, 1); /* replaced below; safe to clear on an early exit */
+    int rc = -1;
+    /* The thread count must be fixed before the model sizes its convolution workspaces. */
+    if (o->threads > 0) omp_set_num_threads(o->threads);
+    lp.threads = omp_get_max_threads();
+    if (ctx_setup(o, &c, r) != 0 || loop_setup(o, &c, r, &lp) != 0) goto done;
+    progress_init(&lp.pg, lp.total, o->quiet);
+    progress_set_prefix(&lp.pg, o->progress_prefix);
+    if (log_start(o, &c, r, &lp) != 0) goto done;
+    for (int ep = 1; ep <= o->epochs; ep++) {
+        double loss_sum;
+        if (train_epoch(o, &c, &lp, ep, &loss_sum) != 0) goto done;
+        if (validate_epoch(o, &c, r, &lp, ep, loss_sum) != 0) goto done;
     }
-    r->total_seconds = now_seconds() - t_begin;
-    {
-        JsonWriter w;
-        trainlog_event_begin(&w, "end");
-        jw_key(&w, "best_epoch"), jw_int(&w, r->best_epoch);
-        jw_key(&w, "best_val_auc"), jw_number(&w, r->best_val_auc);
-        jw_key(&w, "best_val_loss"), jw_number(&w, r->best_val_loss);
-        jw_key(&w, "threshold"), jw_number(&w, r->threshold);
-        jw_key(&w, "threshold_rule"), jw_string(&w, r->threshold_rule);
-        jw_key(&w, "train_seconds"), jw_number(&w, r->train_seconds);
-        jw_key(&w, "train_samples_per_s"), jw_number(&w, r->train_samples_per_s);
-        jw_key(&w, "infer_samples_per_s"), jw_number(&w, r->infer_samples_per_s);
-        jw_key(&w, "total_seconds"), jw_number(&w, r->total_seconds);
-        jw_key(&w, "peak_rss_kib"), jw_int(&w, peak_rss_kib());
-        if (o->out_path) jw_key(&w, "checkpoint"), jw_string(&w, o->out_path);
-        if (trainlog_event_end(&c.log, &w) != 0) goto done;
-    }
+    progress_clear(&lp.pg);
+    r->train_seconds = lp.train_time;
+    r->train_samples_per_s = lp.train_time > 0 ? (double)o->epochs * c.ntr / lp.train_time : 0;
+    r->infer_samples_per_s = lp.infer_time > 0 ? (double)lp.infer_n / lp.infer_time : 0;
+    if (final_scores(o, &c, r, &lp) != 0) goto done;
+    if (o->out_path && save_model(o, &c, r, lp.threads) != 0) goto done;
+    r->total_seconds = now_seconds() - lp.t_begin;
+    if (log_end(o, &c, r) != 0) goto done;
     rc = 0;
 done:
-    progress_clear(&pg);
+    progress_clear(&lp.pg);
     ctx_free(&c);
     return rc;
 }
