@@ -5,7 +5,7 @@ STD     := -std=c11 -D_POSIX_C_SOURCE=200809L
 WARN    := -Wall -Wextra -Werror -Wno-unused-parameter
 OPT     ?= -O2 -g
 CFLAGS  += $(STD) $(WARN) $(OPT) -fopenmp -Isrc -MMD -MP
-LDLIBS  := -Wl,--as-needed -lsamplerate -llbfgs -ldnnl -lopenblas -lm -fopenmp
+LDLIBS  := -Wl,--as-needed -lsamplerate -llbfgs -ldnnl -lopenblas -lz -lm -fopenmp
 
 BUILD   ?= build
 LIB_SRC := $(wildcard src/common/*.c src/data/*.c src/nn/*.c src/train/*.c src/eval/*.c)

@@ -4,7 +4,7 @@
 #   scripts/setup.sh          build + test dependencies
 #   scripts/setup.sh --bench  also PyTorch for the benchmark twin (bench/)
 set -eu
-pkgs="build-essential libsamplerate0-dev liblbfgs-dev libdnnl-dev libopenblas-dev chromium"
+pkgs="build-essential libsamplerate0-dev liblbfgs-dev libdnnl-dev libopenblas-dev zlib1g-dev chromium"
 [ "${1:-}" = "--bench" ] && pkgs="$pkgs python3-torch python3-numpy"
 missing=""
 for p in $pkgs; do

@@ -699,6 +699,53 @@ static void twin_dump(const char *dir) {
     kres_free(m);
 }
 
+/* kres_create_for_load: zeros and initial BN statistics instead of random weights; the
+ * same tensor table and a forward that runs. Gradients come on first use, zeroed, and a
+ * training step through a lazily allocated buffer matches one through an eager one. */
+static void test_create_for_load_and_lazy_grads(void) {
+    KresConfig c = tiny_config();
+    Kres *a = kres_create(&c, 2, 7), *z = kres_create_for_load(&c, 2);
+    CHECK(a && z);
+    if (!a || !z) return;
+    CHECK(kres_num_params(a) == kres_num_params(z) && kres_num_tensors(a) == kres_num_tensors(z));
+    int params_zero = 1, buffers_ok = 1;
+    for (size_t i = 0; i < kres_num_params(z); i++) params_zero &= kres_params(z)[i] == 0.0f;
+    for (int t = 0; t < kres_num_tensors(z); t++) {
+        const KresTensor *T = kres_tensor(z, t);
+        if (T->kind != KRES_BUFFER) continue;
+        const float want = strstr(T->name, ".running_var") ? 1.0f : 0.0f;
+        for (size_t k = 0; k < T->numel; k++) buffers_ok &= kres_buffers(z)[T->offset + k] == want;
+    }
+    CHECK(params_zero);
+    CHECK(buffers_ok);
+    /* the same parameters copied in: the same training forward, backward and gradients,
+     * though z's gradient buffer only comes into being in the backward */
+    memcpy(kres_params(z), kres_params(a), kres_num_params(a) * sizeof(float));
+    memcpy(kres_buffers(z), kres_buffers(a), kres_num_buffers(a) * sizeof(float));
+    const size_t n = (size_t)2 * c.in_leads * c.in_len;
+    float *x = malloc(n * sizeof(float)), *dl = malloc(2 * (size_t)c.n_outputs * sizeof(float));
+    Rng rx;
+    rng_seed(&rx, 3);
+    for (size_t i = 0; i < n; i++) x[i] = (float)rng_normal(&rx);
+    for (int i = 0; i < 2 * c.n_outputs; i++) dl[i] = 0.25f * (float)(i + 1);
+    Rng r1, r2;
+    rng_seed(&r1, 5), rng_seed(&r2, 5);
+    kres_zero_grad(a);
+    kres_forward(a, x, 2, 1, &r1);
+    kres_backward(a, dl, NULL, NULL);
+    kres_forward(z, x, 2, 1, &r2);
+    kres_backward(z, dl, NULL, NULL);
+    CHECK(memcmp(kres_grads(a), kres_grads(z), kres_num_params(a) * sizeof(float)) == 0);
+    /* a fresh model's first kres_grads is all zeros */
+    Kres *f = kres_create_for_load(&c, 1);
+    int grads_zero = 1;
+    for (size_t i = 0; f && i < kres_num_params(f); i++) grads_zero &= kres_grads(f)[i] == 0.0f;
+    CHECK(f && grads_zero);
+    kres_free(f);
+    free(x), free(dl);
+    kres_free(a), kres_free(z);
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "--twin-dump") == 0) {
         /* KRES_BACKEND=dnnl|ref: dump through that convolution backend (default: fast), so
@@ -717,5 +764,6 @@ int main(int argc, char **argv) {
     test_dropout_and_modes();
     test_determinism();
     test_training();
+    test_create_for_load_and_lazy_grads();
     TEST_MAIN_END();
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "common/json.h"
 #include "common/util.h"
@@ -18,18 +19,17 @@ static const char *const k_reserved[] = {"format",     "kind",       "kres_confi
 enum { N_RESERVED = sizeof k_reserved / sizeof k_reserved[0] };
 
 uint32_t ckpt_crc32(uint32_t crc, const void *data, size_t n) {
-    /* The 1 KiB table is rebuilt per call (cheap next to megabytes of tensors) so there
-     * is no shared mutable state. */
-    uint32_t table[256];
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-        table[i] = c;
-    }
+    /* zlib's CRC-32 (the same polynomial and conditioning; several times faster than a
+     * byte-at-a-time table: a 27 MB checkpoint was ~60 ms of a cold start); uInt lengths,
+     * so in chunks */
     const unsigned char *p = data;
-    crc = ~crc;
-    for (size_t i = 0; i < n; i++) crc = table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
-    return ~crc;
+    uLong c = crc;
+    while (n > 0) {
+        const uInt len = n > (1u << 30) ? 1u << 30 : (uInt)n;
+        c = crc32(c, p, len);
+        p += len, n -= len;
+    }
+    return (uint32_t)c;
 }
 
 static int is_kind(const char *k) {
@@ -268,7 +268,7 @@ int ckpt_load(const char *path, int max_batch, Kres **out, CkptInfo *info) {
         kres_fail(path, "metadata 'kres_config': %s", why);
         goto done;
     }
-    m = kres_create(&cfg, max_batch, 0);
+    m = kres_create_for_load(&cfg, max_batch);
     if (!m) {
         char why[512];
         snprintf(why, sizeof why, "%s", kres_last_error());

@@ -368,6 +368,16 @@ static void init_weights(Kres *m, uint64_t seed) {
     }
 }
 
+/* Batch-norm running statistics at their initial values (init_weights' rule). */
+static void init_buffers(Kres *m) {
+    for (int t = 0; t < m->ntensors; t++) {
+        const KresTensor *T = &m->tensors[t];
+        if (T->kind != KRES_BUFFER) continue;
+        const float v = strstr(T->name, ".running_var") ? 1.0f : 0.0f;
+        for (size_t k = 0; k < T->numel; k++) m->buffers[T->offset + k] = v;
+    }
+}
+
 const KresConfig *kres_config(const Kres *m) { return &m->cfg; }
 float *kres_params(Kres *m) {
     m->freeze_gen = 0; /* the caller may write: the promise ends */
@@ -376,7 +386,20 @@ float *kres_params(Kres *m) {
 
 void kres_freeze(Kres *m, int frozen) { m->freeze_gen = frozen ? frozen_new_generation() : 0; }
 size_t kres_num_params(const Kres *m) { return m->nparams; }
-float *kres_grads(Kres *m) { return m->grads; }
+/* Parameter gradients are allocated (zeroed) on first use, like the activation gradients:
+ * a model that only runs inference (predict, embed, eval) never holds their 4 bytes per
+ * parameter. */
+static void ensure_grads(Kres *m) {
+    if (m->grads) return;
+    m->grads = xmalloc_aligned(m->nparams * sizeof(float));
+    par_zero(m->grads, m->nparams);
+    point_params(m, m->grads, &m->g);
+}
+
+float *kres_grads(Kres *m) {
+    ensure_grads(m);
+    return m->grads;
+}
 float *kres_buffers(Kres *m) { return m->buffers; }
 size_t kres_num_buffers(const Kres *m) { return m->nbuffers; }
 size_t kres_num_encoder_params(const Kres *m) { return m->nenc; }
@@ -389,7 +412,10 @@ const KresTensor *kres_find_tensor(const Kres *m, const char *name) {
         if (strcmp(m->tensors[i].name, name) == 0) return &m->tensors[i];
     return NULL;
 }
-void kres_zero_grad(Kres *m) { par_zero(m->grads, m->nparams); }
+void kres_zero_grad(Kres *m) {
+    ensure_grads(m);
+    par_zero(m->grads, m->nparams);
+}
 
 /* ------------------------------------------------------------------------------------ */
 /* Size accounting: MACs per ECG and the layer table. Only convolutions and linear layers
@@ -644,7 +670,8 @@ static void *alloc_layout(Kres *m, void (*layout)(Kres *, Arena *), size_t *byte
 
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
 
-Kres *kres_create(const KresConfig *c, int max_batch, uint64_t seed) {
+/* kres_create and kres_create_for_load: everything but the parameters' values. */
+static Kres *create(const KresConfig *c, int max_batch) {
     if (kres_config_validate(c) != 0) return NULL;
     if (max_batch < 1 || max_batch > (1 << 20)) {
         kres_fail("model", "max_batch must be in [1, %d], got %d", 1 << 20, max_batch);
@@ -657,13 +684,9 @@ Kres *kres_create(const KresConfig *c, int max_batch, uint64_t seed) {
     for (int i = 0; i < c->nunits; i++) unit_geom(c, i, &m->geom[i]);
     build_table(m);
     m->params = xmalloc_aligned(m->nparams * sizeof(float));
-    m->grads = xmalloc_aligned(m->nparams * sizeof(float));
     m->buffers = xmalloc_aligned(max_sz(m->nbuffers, 1) * sizeof(float));
-    memset(m->grads, 0, m->nparams * sizeof(float));
     point_params(m, m->params, &m->p);
-    point_params(m, m->grads, &m->g);
     point_buffers(m);
-    init_weights(m, seed);
     m->act_mem = alloc_layout(m, layout_acts, &m->act_bytes, &m->act_raw);
     /* activation gradients: allocated by the first kres_backward (inference never needs them) */
     /* Workspace for the largest convolution. The fast backend's size is the largest any
@@ -680,6 +703,22 @@ Kres *kres_create(const KresConfig *c, int max_batch, uint64_t seed) {
     }
     m->work_n = wn;
     m->work = xmalloc_aligned(max_sz(wn, 1) * sizeof(float));
+    return m;
+}
+
+Kres *kres_create(const KresConfig *c, int max_batch, uint64_t seed) {
+    Kres *m = create(c, max_batch);
+    if (m) init_weights(m, seed);
+    return m;
+}
+
+Kres *kres_create_for_load(const KresConfig *c, int max_batch) {
+    Kres *m = create(c, max_batch);
+    if (m) {
+        /* zeros, not garbage, if a caller leaves a tensor unloaded; running variances 1 */
+        par_zero(m->params, m->nparams);
+        init_buffers(m);
+    }
     return m;
 }
 
@@ -804,6 +843,7 @@ void kres_backward(Kres *m, const float *dlogits, const float *dproj, const floa
     const int B = m->last_B, K = c->kernel, pad = (K - 1) / 2, S = c->downsample;
     const int E = kres_embed_dim(c), H = c->proj_hidden, nu = c->nunits;
     const float p = c->dropout;
+    ensure_grads(m);
     const ParamViews *P = &m->p, *G = &m->g;
     const Acts *a = &m->a;
     const GradActs *d = &m->d;

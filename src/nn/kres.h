@@ -70,6 +70,9 @@ typedef struct Kres Kres;      /* opaque; activations sized for max_batch */
 
 /* Build a model with He-initialised weights from `seed`; activations for up to max_batch. */
 Kres *kres_create(const KresConfig *c, int max_batch, uint64_t seed);
+/* The same model with every parameter 0 (running variances 1), for a loader that fills
+ * every tensor (ckpt_load): skips drawing 7 M random numbers (~0.2 s of a cold start). */
+Kres *kres_create_for_load(const KresConfig *c, int max_batch);
 void kres_free(Kres *m);
 const KresConfig *kres_config(const Kres *m);
 
