@@ -347,6 +347,12 @@ static void test_pair_modes(void) {
     CHECK(embed_open_encoder(out, 1, 2, &m, &pc, NULL) == 0);
     if (m) {
         CHECK(kres_config(m)->in_len == 256 && pc.length == 256 && kres_config(m)->n_outputs == 1);
+        /* no head in an encoder file: the head is explicitly zero, not random */
+        const KresTensor *hw = kres_find_tensor(m, "head.weight"), *hb = kres_find_tensor(m, "head.bias");
+        int head_zero = hw && hb;
+        for (size_t k = 0; hw && k < hw->numel; k++) head_zero &= kres_params(m)[hw->offset + k] == 0.0f;
+        for (size_t k = 0; hb && k < hb->numel; k++) head_zero &= kres_params(m)[hb->offset + k] == 0.0f;
+        CHECK(head_zero);
         const char *rec[2] = {SAMPLE_DIR "/records100/00000/00001_lr", SAMPLE_DIR "/records100/00000/00002_lr"};
         float e[32];
         CHECK(embed_records(m, 2, &pc, rec, 2, e, NULL) == 0);

@@ -39,18 +39,13 @@ int embed_open_encoder(const char *path, int n_outputs, int max_batch, Kres **ou
         kres_fail(path, "model for input length %d: %s", pc->length, why);
         goto fail;
     }
-    Kres *m = kres_create(&c, max_batch, 0);
+    /* every encoder tensor comes from the file (strict); the head, if any, stays zero:
+     * "no head loaded", explicitly, rather than random weights */
+    Kres *m = kres_create_for_load(&c, max_batch);
     if (!m) goto fail;
     if (ckpt_load_encoder_into(path, m, 1, NULL) != 0) {
         kres_free(m);
         goto fail;
-    }
-    /* A fresh head would hold random weights; zero makes "no head loaded" explicit. */
-    if (n_outputs > 0) {
-        const KresTensor *hw = kres_find_tensor(m, "head.weight"), *hb = kres_find_tensor(m, "head.bias");
-        KRES_ASSERT(hw && hb);
-        memset(kres_params(m) + hw->offset, 0, hw->numel * sizeof(float));
-        memset(kres_params(m) + hb->offset, 0, hb->numel * sizeof(float));
     }
     *out = m;
     if (!info) ckpt_info_free(&local);
