@@ -561,267 +561,301 @@ int pretrain_run(const PretrainOptions *o, PretrainResult *r) {
     return pretrain_run_corpus(o, &c, r);
 }
 
+/* One pretraining run: settings, model, optimiser state, every buffer of the step (allocated
+ * once), the log and the position; run_free releases whatever was set up. */
+typedef struct {
+    const PretrainOptions *o;
+    PretrainCorpus *c;
+    PreprocConfig pc;
+    int N, N2;                   /* ECGs per step; views per step */
+    int Lp, L, nload;            /* window per record; model input; records loaded per step */
+    size_t exL, exLp, np;        /* floats per view and per loaded record; parameters */
+    long spe, total, warmup, stop;
+    char state_path[4096];
+    char *opts, *prov;           /* options_json, provenance */
+    char pre_json[512];
+    Kres *m;
+    Loader *ld;
+    float *am, *av;              /* AdamW moments */
+    float *raw, *x, *dz;         /* loaded records, views, d loss / d projection */
+    double *work;                /* NT-Xent workspace */
+    int *perm, *loadidx, *srcx;
+    ParamRange *ranges;
+    int nranges;
+    Groups g;
+    TrainLog log;
+    Progress prog;
+    RunPos pos;
+    int first_epoch_logged;
+    double t0;
+} Run;
+
+static void run_free(Run *u) {
+    progress_clear(&u->prog);
+    trainlog_close(&u->log);
+    loader_free(u->ld);
+    kres_free(u->m);
+    free(u->am), free(u->av), free(u->raw), free(u->x), free(u->dz), free(u->work);
+    free(u->perm), free(u->loadidx), free(u->srcx), free(u->ranges);
+    free(u->g.start), free(u->g.members);
+    free(u->opts), free(u->prov);
+}
+
+/* The window, the model (new, or the killed run's from its state file), the optimiser's
+ * ranges, the pairing groups, the loader, the buffers and the log. */
+static int run_setup(const PretrainOptions *o, PretrainCorpus *c, PretrainResult *r, Run *u) {
+    u->o = o, u->c = c;
+    if (pretrain_state_path(o->out_path, u->state_path, sizeof u->state_path) != 0)
+        return kres_fail(o->out_path, "path too long");
+    u->N = o->batch, u->N2 = 2 * u->N;
+    if (c->n < u->N)
+        return kres_fail("pretrain", "only %d ECGs to pretrain on, fewer than the batch of %d", c->n, u->N);
+
+    /* Window: Lp samples per record; the model sees L (half of it for segments). */
+    u->pc = o->preprocess;
+    u->Lp = u->pc.length, u->L = o->pairs == PAIRS_SEGMENTS ? u->Lp / 2 : u->Lp;
+    KresConfig mc = o->model;
+    mc.in_len = u->L;
+    mc.in_leads = KRES_NLEADS;
+    if (kres_config_validate(&mc) != 0) return -1;
+    u->spe = c->n / u->N, u->total = u->spe * o->epochs;
+    u->warmup = (long)(o->warmup_frac * u->total);
+    u->stop = o->max_steps > 0 && o->max_steps < u->total ? o->max_steps : u->total;
+    u->opts = options_json(o, c, &mc, &u->pc);
+    KRES_ASSERT(preproc_to_json(&u->pc, u->pre_json, sizeof u->pre_json) == 0);
+    u->prov = ckpt_provenance_json(o->dirs[0], o->seed, o->argc, o->argv);
+
+    if (o->resume && file_exists(u->state_path)) {
+        if (load_state(u->state_path, u->N2, &u->m, &u->am, &u->av, u->opts, &u->pos) != 0) return -1;
+    } else {
+        if (o->resume && !o->quiet)
+            fprintf(stderr, "pretrain: no state file %s; starting a new run\n", u->state_path);
+        u->m = kres_create(&mc, u->N2, o->seed);
+        if (!u->m) return -1;
+        u->am = xcalloc(kres_num_params(u->m), sizeof(float));
+        u->av = xcalloc(kres_num_params(u->m), sizeof(float));
+    }
+    u->np = kres_num_params(u->m);
+    /* Weight decay on weights only: 1-D tensors (BN scale/shift, biases) are exempt. */
+    u->ranges = xmalloc((size_t)kres_num_tensors(u->m) * sizeof(ParamRange));
+    for (int i = 0; i < kres_num_tensors(u->m); i++) {
+        const KresTensor *t = kres_tensor(u->m, i);
+        if (t->kind == KRES_PARAM && t->ndim == 1)
+            u->ranges[u->nranges++] = (ParamRange){t->offset, t->offset + t->numel, 1.0f, 0};
+    }
+    r->steps_per_epoch = u->spe;
+    r->total_steps = u->total;
+    r->start_step = u->pos.step;
+    r->first_loss = r->last_loss = r->last_accuracy = NAN;
+    if (o->pairs == PAIRS_PATIENT) groups_build(c, &u->g);
+    if (!(u->ld = loader_create((const char *const *)c->path, c->n, &u->pc, o->cache_bytes))) return -1;
+    u->nload = o->pairs == PAIRS_PATIENT ? u->N2 : u->N;
+    u->exL = (size_t)KRES_NLEADS * u->L, u->exLp = (size_t)KRES_NLEADS * u->Lp;
+    u->raw = xmalloc((size_t)u->nload * u->exLp * sizeof(float));
+    u->x = xmalloc((size_t)u->N2 * u->exL * sizeof(float));
+    u->dz = xmalloc((size_t)u->N2 * mc.proj_dim * sizeof(float));
+    u->work = xmalloc(nt_xent_workspace_size(u->N2, mc.proj_dim) * sizeof(double));
+    u->perm = xmalloc((size_t)c->n * sizeof(int));
+    u->loadidx = xmalloc((size_t)u->nload * sizeof(int));
+    u->srcx = xmalloc((size_t)u->N * sizeof(int));
+
+    if (o->resume && u->pos.step > 0 && o->log_path) {
+        /* Keep the killed run's lines: append. */
+        u->log.fp = fopen(o->log_path, "a");
+        if (!u->log.fp) return kres_fail(o->log_path, "cannot open the training log: %s", strerror(errno));
+        u->log.path = xstrdup(o->log_path);
+        return 0;
+    }
+    return trainlog_open(&u->log, o->log_path);
+}
+
+/* The log's "start" (or "resume") event and the progress line that says what runs. */
+static int log_start(Run *u) {
+    const PretrainOptions *o = u->o;
+    const PretrainCorpus *c = u->c;
+    JsonWriter w;
+    trainlog_event_begin(&w, u->pos.step > 0 ? "resume" : "start");
+    jw_key(&w, "command"), jw_string(&w, "pretrain");
+    jw_key(&w, "examples"), jw_int(&w, c->n);
+    jw_key(&w, "excluded"), jw_int(&w, c->n_excluded);
+    jw_key(&w, "ptbxl"), jw_int(&w, c->n_ptbxl);
+    jw_key(&w, "plain"), jw_int(&w, c->n_plain);
+    jw_key(&w, "patients_multi_ecg_examples"), jw_int(&w, c->n_multi);
+    jw_key(&w, "steps_per_epoch"), jw_int(&w, u->spe);
+    jw_key(&w, "total_steps"), jw_int(&w, u->total);
+    jw_key(&w, "start_step"), jw_int(&w, u->pos.step);
+    jw_key(&w, "threads"), jw_int(&w, omp_get_max_threads());
+    jw_key(&w, "options"), jw_raw(&w, u->opts);
+    if (trainlog_event_end(&u->log, &w) != 0) return -1;
+    progress_message(&u->prog, o->quiet,
+                     "pretrain: %d ECGs (%d PTB-XL, %d plain; %d excluded by fold), pairs=%s, "
+                     "%ld steps/epoch x %d epochs, batch %d ECGs = %d views, %d threads",
+                     c->n, c->n_ptbxl, c->n_plain, c->n_excluded, pair_mode_name(o->pairs), u->spe,
+                     o->epochs, u->N, u->N2, omp_get_max_threads());
+    return 0;
+}
+
+/* Step s of the epoch's permutation: load its records (and patient partners) and write
+ * the views: rows [0, N) first views, [N, 2N) second views, each augmented from (seed,
+ * epoch, example, view), in parallel (each view owns its RNG). */
+static int load_views(Run *u, int epoch, long s) {
+    const PretrainOptions *o = u->o;
+    const int N = u->N, L = u->L, Lp = u->Lp;
+    for (int i = 0; i < N; i++) {
+        u->srcx[i] = u->perm[s * N + i];
+        u->loadidx[i] = u->srcx[i];
+        if (o->pairs == PAIRS_PATIENT) u->loadidx[N + i] = partner(u->c, &u->g, o->seed, epoch, u->srcx[i]);
+    }
+    if (loader_fill_batch(u->ld, u->loadidx, u->nload, u->raw) != 0) return -1;
+#pragma omp parallel for schedule(static)
+    for (int v = 0; v < u->N2; v++) {
+        const int i = v % N, second = v >= N;
+        const float *src;
+        if (o->pairs == PAIRS_SEGMENTS) src = u->raw + (size_t)i * u->exLp;
+        else if (o->pairs == PAIRS_PATIENT) src = u->raw + (size_t)v * u->exLp;
+        else src = u->raw + (size_t)i * u->exLp;
+        float *dst = u->x + (size_t)v * u->exL;
+        if (o->pairs == PAIRS_SEGMENTS)
+            for (int l = 0; l < KRES_NLEADS; l++)
+                memcpy(dst + (size_t)l * L, src + (size_t)l * Lp + (second ? L : 0), (size_t)L * sizeof(float));
+        else
+            memcpy(dst, src, u->exL * sizeof(float));
+        Rng ar;
+        rng_for(&ar, o->seed, TAG_AUG, (uint64_t)epoch, (uint64_t)u->srcx[i] * 2 + (uint64_t)second);
+        augment_apply(&o->augment, dst, L, u->pc.target_rate, &ar);
+    }
+    return 0;
+}
+
+/* The epoch's means into r, the log and the progress line. */
+static int end_epoch(Run *u, PretrainResult *r, int epoch, double sps, double el) {
+    const double ml = u->pos.ep_loss / u->spe, ma = u->pos.ep_acc / u->spe;
+    if (!u->first_epoch_logged) r->first_loss = ml;
+    u->first_epoch_logged = 1;
+    r->last_loss = ml;
+    r->last_accuracy = ma;
+    JsonWriter w;
+    trainlog_event_begin(&w, "epoch");
+    jw_key(&w, "epoch"), jw_int(&w, epoch + 1);
+    jw_key(&w, "loss"), jw_number(&w, ml);
+    jw_key(&w, "pair_accuracy"), jw_number(&w, ma);
+    jw_key(&w, "samples_per_s"), jw_number(&w, sps);
+    jw_key(&w, "elapsed_s"), jw_number(&w, el);
+    if (trainlog_event_end(&u->log, &w) != 0) return -1;
+    progress_message(&u->prog, u->o->quiet, "epoch %d/%d: loss %.4f, pair accuracy %.3f, %.1f ECGs/s", epoch + 1,
+                     u->o->epochs, ml, ma, sps);
+    u->pos.ep_loss = u->pos.ep_acc = 0;
+    r->epochs_done = epoch + 1;
+    return 0;
+}
+
+/* The state file (model, optimiser, position) and the encoder, both written atomically. */
+static int checkpoint(Run *u, const PretrainResult *r) {
+    const PretrainOptions *o = u->o;
+    if (save_state(u->state_path, u->m, u->am, u->av, u->opts, &u->pos, u->prov, u->pre_json) != 0 ||
+        save_encoder(o, u->c, u->m, u->pos.step, u->total, r->last_loss, r->last_accuracy, u->prov, u->pre_json) != 0)
+        return -1;
+    JsonWriter w;
+    trainlog_event_begin(&w, "checkpoint");
+    jw_key(&w, "global_step"), jw_int(&w, u->pos.step);
+    jw_key(&w, "path"), jw_string(&w, o->out_path);
+    jw_key(&w, "state"), jw_string(&w, u->state_path);
+    return trainlog_event_end(&u->log, &w);
+}
+
+/* One optimiser step (step s of epoch `epoch`): views, NT-Xent loss and gradient, clipping,
+ * AdamW; then the step's log line, the epoch's end and the checkpoint when due. */
+static int pretrain_step(Run *u, PretrainResult *r, int epoch, long s) {
+    const PretrainOptions *o = u->o;
+    const double ts = now_seconds();
+    if (load_views(u, epoch, s) != 0) return -1;
+    Rng dr;
+    rng_for(&dr, o->seed, TAG_DROPOUT, (uint64_t)u->pos.step, 0);
+    float acc;
+    const float loss = loss_grad(u->m, u->x, u->N2, (float)o->temperature, &dr, u->dz, u->work, &acc);
+    if (!isfinite(loss)) return kres_fail("pretrain", "loss is not finite at step %ld (lower --lr?)", u->pos.step + 1);
+    float *grads = kres_grads(u->m);
+    const double norm = clip_grad_norm(grads, u->np, (float)o->clip);
+    if (!isfinite(norm))
+        return kres_fail("pretrain", "gradient norm is not finite at step %ld (lower --lr?)", u->pos.step + 1);
+    const float lr = lr_at(u->pos.step, u->total, u->warmup, (float)o->lr, 0.01f * (float)o->lr);
+    adamw_update(kres_params(u->m), grads, u->am, u->av, u->np, u->pos.step + 1, lr, 0.9f, 0.999f, 1e-8f,
+                 (float)o->weight_decay, u->ranges, u->nranges);
+    u->pos.step++;
+    u->pos.ep_loss += loss;
+    u->pos.ep_acc += acc;
+    const double el = now_seconds() - u->t0;
+    const double sps = (double)(u->pos.step - r->start_step) * u->N / (el > 0 ? el : 1e-9);
+    progress_step(&u->prog, epoch + 1, o->epochs, u->pos.step, loss, sps);
+    if (o->log_every > 0 && (u->pos.step % o->log_every == 0 || s == u->spe - 1)) {
+        JsonWriter w;
+        trainlog_event_begin(&w, "step");
+        jw_key(&w, "epoch"), jw_int(&w, epoch + 1);
+        jw_key(&w, "step"), jw_int(&w, s + 1);
+        jw_key(&w, "global_step"), jw_int(&w, u->pos.step);
+        jw_key(&w, "loss"), jw_number(&w, loss);
+        jw_key(&w, "pair_accuracy"), jw_number(&w, acc);
+        jw_key(&w, "lr"), jw_number(&w, lr);
+        jw_key(&w, "grad_norm"), jw_number(&w, norm);
+        jw_key(&w, "samples_per_s"), jw_number(&w, sps);
+        jw_key(&w, "step_s"), jw_number(&w, now_seconds() - ts);
+        jw_key(&w, "elapsed_s"), jw_number(&w, el);
+        if (trainlog_event_end(&u->log, &w) != 0) return -1;
+    }
+    const int epoch_end = s == u->spe - 1;
+    if (epoch_end && end_epoch(u, r, epoch, sps, el) != 0) return -1;
+    const int periodic = o->checkpoint_every > 0 && u->pos.step % o->checkpoint_every == 0;
+    if (epoch_end || periodic || u->pos.step == u->stop) return checkpoint(u, r);
+    return 0;
+}
+
+static int log_end(Run *u, const PretrainResult *r) {
+    JsonWriter w;
+    trainlog_event_begin(&w, "end");
+    jw_key(&w, "global_step"), jw_int(&w, u->pos.step);
+    jw_key(&w, "completed"), jw_bool(&w, r->completed);
+    jw_key(&w, "last_epoch_loss"), jw_number(&w, r->last_loss);
+    jw_key(&w, "last_epoch_pair_accuracy"), jw_number(&w, r->last_accuracy);
+    jw_key(&w, "samples_per_s"), jw_number(&w, r->samples_per_s);
+    jw_key(&w, "seconds"), jw_number(&w, r->seconds);
+    return trainlog_event_end(&u->log, &w);
+}
+
 int pretrain_run_corpus(const PretrainOptions *o, PretrainCorpus *corpus, PretrainResult *r) {
     memset(r, 0, sizeof *r);
     r->corpus = *corpus; /* owned by r from here on, freed by pretrain_result_free */
     memset(corpus, 0, sizeof *corpus);
     if (check_options(o) != 0) return -1;
     if (o->threads > 0) omp_set_num_threads(o->threads);
-    char state_path[4096];
-    if (pretrain_state_path(o->out_path, state_path, sizeof state_path) != 0)
-        return kres_fail(o->out_path, "path too long");
-    PretrainCorpus *c = &r->corpus;
-    const int N = o->batch, N2 = 2 * N;
-    if (c->n < N)
-        return kres_fail("pretrain", "only %d ECGs to pretrain on, fewer than the batch of %d", c->n, N);
-
-    /* Window: Lp samples per record; the model sees L (half of it for segments). */
-    PreprocConfig pc = o->preprocess;
-    const int Lp = pc.length, L = o->pairs == PAIRS_SEGMENTS ? Lp / 2 : Lp;
-    KresConfig mc = o->model;
-    mc.in_len = L;
-    mc.in_leads = KRES_NLEADS;
-    if (kres_config_validate(&mc) != 0) return -1;
-    const int P = mc.proj_dim;
-    const long spe = c->n / N, total = spe * o->epochs;
-    const long warmup = (long)(o->warmup_frac * total);
-    char *opts = options_json(o, c, &mc, &pc);
-    char pre_json[512];
-    KRES_ASSERT(preproc_to_json(&pc, pre_json, sizeof pre_json) == 0);
-    char *prov = ckpt_provenance_json(o->dirs[0], o->seed, o->argc, o->argv);
-
-    Kres *m = NULL;
-    Loader *ld = NULL;
-    float *am = NULL, *av = NULL, *raw = NULL, *x = NULL, *dz = NULL;
-    double *work = NULL;
-    int *perm = NULL, *loadidx = NULL, *srcx = NULL;
-    ParamRange *ranges = NULL;
-    Groups g = {0};
-    TrainLog log = {0};
-    Progress prog = {0};
-    RunPos pos = {0, 0, 0};
+    Run u;
+    memset(&u, 0, sizeof u);
     int rc = -1;
-
-    if (o->resume && file_exists(state_path)) {
-        if (load_state(state_path, N2, &m, &am, &av, opts, &pos) != 0) goto done;
-    } else {
-        if (o->resume && !o->quiet)
-            fprintf(stderr, "pretrain: no state file %s; starting a new run\n", state_path);
-        m = kres_create(&mc, N2, o->seed);
-        if (!m) goto done;
-        am = xcalloc(kres_num_params(m), sizeof(float));
-        av = xcalloc(kres_num_params(m), sizeof(float));
-    }
-    const size_t np = kres_num_params(m);
-    /* Weight decay on weights only: 1-D tensors (BN scale/shift, biases) are exempt. */
-    int nranges = 0;
-    ranges = xmalloc((size_t)kres_num_tensors(m) * sizeof(ParamRange));
-    for (int i = 0; i < kres_num_tensors(m); i++) {
-        const KresTensor *t = kres_tensor(m, i);
-        if (t->kind == KRES_PARAM && t->ndim == 1)
-            ranges[nranges++] = (ParamRange){t->offset, t->offset + t->numel, 1.0f, 0};
-    }
-    r->steps_per_epoch = spe;
-    r->total_steps = total;
-    r->start_step = pos.step;
-    r->first_loss = r->last_loss = r->last_accuracy = NAN;
-    if (o->pairs == PAIRS_PATIENT) groups_build(c, &g);
-    if (!(ld = loader_create((const char *const *)c->path, c->n, &pc, o->cache_bytes))) goto done;
-    const int nload = o->pairs == PAIRS_PATIENT ? N2 : N;
-    const size_t exL = (size_t)KRES_NLEADS * L, exLp = (size_t)KRES_NLEADS * Lp;
-    raw = xmalloc((size_t)nload * exLp * sizeof(float));
-    x = xmalloc((size_t)N2 * exL * sizeof(float));
-    dz = xmalloc((size_t)N2 * P * sizeof(float));
-    work = xmalloc(nt_xent_workspace_size(N2, P) * sizeof(double));
-    perm = xmalloc((size_t)c->n * sizeof(int));
-    loadidx = xmalloc((size_t)nload * sizeof(int));
-    srcx = xmalloc((size_t)N * sizeof(int));
-
-    if (o->resume && pos.step > 0 && o->log_path) {
-        /* Keep the killed run's lines: append. */
-        log.fp = fopen(o->log_path, "a");
-        if (!log.fp) {
-            kres_fail(o->log_path, "cannot open the training log: %s", strerror(errno));
-            goto done;
-        }
-        log.path = xstrdup(o->log_path);
-    } else if (trainlog_open(&log, o->log_path) != 0) {
-        goto done;
-    }
-    progress_init(&prog, total, o->quiet);
-    {
-        JsonWriter w;
-        trainlog_event_begin(&w, pos.step > 0 ? "resume" : "start");
-        jw_key(&w, "command"), jw_string(&w, "pretrain");
-        jw_key(&w, "examples"), jw_int(&w, c->n);
-        jw_key(&w, "excluded"), jw_int(&w, c->n_excluded);
-        jw_key(&w, "ptbxl"), jw_int(&w, c->n_ptbxl);
-        jw_key(&w, "plain"), jw_int(&w, c->n_plain);
-        jw_key(&w, "patients_multi_ecg_examples"), jw_int(&w, c->n_multi);
-        jw_key(&w, "steps_per_epoch"), jw_int(&w, spe);
-        jw_key(&w, "total_steps"), jw_int(&w, total);
-        jw_key(&w, "start_step"), jw_int(&w, pos.step);
-        jw_key(&w, "threads"), jw_int(&w, omp_get_max_threads());
-        jw_key(&w, "options"), jw_raw(&w, opts);
-        if (trainlog_event_end(&log, &w) != 0) goto done;
-    }
-    progress_message(&prog, o->quiet,
-                     "pretrain: %d ECGs (%d PTB-XL, %d plain; %d excluded by fold), pairs=%s, "
-                     "%ld steps/epoch x %d epochs, batch %d ECGs = %d views, %d threads",
-                     c->n, c->n_ptbxl, c->n_plain, c->n_excluded, pair_mode_name(o->pairs), spe,
-                     o->epochs, N, N2, omp_get_max_threads());
-
-    const double t0 = now_seconds();
-    long stop = o->max_steps > 0 && o->max_steps < total ? o->max_steps : total;
-    int first_epoch_logged = 0;
-    double last_norm = 0;
-    while (pos.step < stop) {
-        const int epoch = (int)(pos.step / spe);
-        const long in_ep = pos.step % spe;
+    if (run_setup(o, &r->corpus, r, &u) != 0) goto done;
+    progress_init(&u.prog, u.total, o->quiet);
+    if (log_start(&u) != 0) goto done;
+    u.t0 = now_seconds();
+    while (u.pos.step < u.stop) {
+        const int epoch = (int)(u.pos.step / u.spe);
         /* The epoch's permutation, redrawn from (seed, epoch): resume needs no RNG state. */
-        for (int i = 0; i < c->n; i++) perm[i] = i;
+        for (int i = 0; i < u.c->n; i++) u.perm[i] = i;
         Rng pr;
         rng_for(&pr, o->seed, TAG_PERM, (uint64_t)epoch, 0);
-        rng_shuffle_int(&pr, perm, c->n);
-        for (long s = in_ep; s < spe && pos.step < stop; s++) {
-            const double ts = now_seconds();
-            for (int i = 0; i < N; i++) {
-                srcx[i] = perm[s * N + i];
-                loadidx[i] = srcx[i];
-                if (o->pairs == PAIRS_PATIENT) loadidx[N + i] = partner(c, &g, o->seed, epoch, srcx[i]);
-            }
-            if (loader_fill_batch(ld, loadidx, nload, raw) != 0) goto done;
-            /* Views: rows [0, N) first views, [N, 2N) second views; then augment each from
-             * (seed, epoch, example, view), in parallel (each view owns its RNG). */
-#pragma omp parallel for schedule(static)
-            for (int v = 0; v < N2; v++) {
-                const int i = v % N, second = v >= N;
-                const float *src;
-                if (o->pairs == PAIRS_SEGMENTS) src = raw + (size_t)i * exLp;
-                else if (o->pairs == PAIRS_PATIENT) src = raw + (size_t)v * exLp;
-                else src = raw + (size_t)i * exLp;
-                float *dst = x + (size_t)v * exL;
-                if (o->pairs == PAIRS_SEGMENTS)
-                    for (int l = 0; l < KRES_NLEADS; l++)
-                        memcpy(dst + (size_t)l * L, src + (size_t)l * Lp + (second ? L : 0), (size_t)L * sizeof(float));
-                else
-                    memcpy(dst, src, exL * sizeof(float));
-                Rng ar;
-                rng_for(&ar, o->seed, TAG_AUG, (uint64_t)epoch, (uint64_t)srcx[i] * 2 + (uint64_t)second);
-                augment_apply(&o->augment, dst, L, pc.target_rate, &ar);
-            }
-            Rng dr;
-            rng_for(&dr, o->seed, TAG_DROPOUT, (uint64_t)pos.step, 0);
-            float acc;
-            float loss = loss_grad(m, x, N2, (float)o->temperature, &dr, dz, work, &acc);
-            if (!isfinite(loss)) {
-                kres_fail("pretrain", "loss is not finite at step %ld (lower --lr?)", pos.step + 1);
-                goto done;
-            }
-            float *grads = kres_grads(m);
-            last_norm = clip_grad_norm(grads, np, (float)o->clip);
-            if (!isfinite(last_norm)) {
-                kres_fail("pretrain", "gradient norm is not finite at step %ld (lower --lr?)", pos.step + 1);
-                goto done;
-            }
-            const float lr = lr_at(pos.step, total, warmup, (float)o->lr, 0.01f * (float)o->lr);
-            adamw_update(kres_params(m), grads, am, av, np, pos.step + 1, lr, 0.9f, 0.999f, 1e-8f,
-                         (float)o->weight_decay, ranges, nranges);
-            pos.step++;
-            pos.ep_loss += loss;
-            pos.ep_acc += acc;
-            const double el = now_seconds() - t0;
-            const double sps = (double)(pos.step - r->start_step) * N / (el > 0 ? el : 1e-9);
-            progress_step(&prog, epoch + 1, o->epochs, pos.step, loss, sps);
-            if (o->log_every > 0 && (pos.step % o->log_every == 0 || s == spe - 1)) {
-                JsonWriter w;
-                trainlog_event_begin(&w, "step");
-                jw_key(&w, "epoch"), jw_int(&w, epoch + 1);
-                jw_key(&w, "step"), jw_int(&w, s + 1);
-                jw_key(&w, "global_step"), jw_int(&w, pos.step);
-                jw_key(&w, "loss"), jw_number(&w, loss);
-                jw_key(&w, "pair_accuracy"), jw_number(&w, acc);
-                jw_key(&w, "lr"), jw_number(&w, lr);
-                jw_key(&w, "grad_norm"), jw_number(&w, last_norm);
-                jw_key(&w, "samples_per_s"), jw_number(&w, sps);
-                jw_key(&w, "step_s"), jw_number(&w, now_seconds() - ts);
-                jw_key(&w, "elapsed_s"), jw_number(&w, el);
-                if (trainlog_event_end(&log, &w) != 0) goto done;
-            }
-            const int epoch_end = s == spe - 1;
-            if (epoch_end) {
-                const double ml = pos.ep_loss / spe, ma = pos.ep_acc / spe;
-                if (!first_epoch_logged) r->first_loss = ml;
-                first_epoch_logged = 1;
-                r->last_loss = ml;
-                r->last_accuracy = ma;
-                JsonWriter w;
-                trainlog_event_begin(&w, "epoch");
-                jw_key(&w, "epoch"), jw_int(&w, epoch + 1);
-                jw_key(&w, "loss"), jw_number(&w, ml);
-                jw_key(&w, "pair_accuracy"), jw_number(&w, ma);
-                jw_key(&w, "samples_per_s"), jw_number(&w, sps);
-                jw_key(&w, "elapsed_s"), jw_number(&w, el);
-                if (trainlog_event_end(&log, &w) != 0) goto done;
-                progress_message(&prog, o->quiet, "epoch %d/%d: loss %.4f, pair accuracy %.3f, %.1f ECGs/s",
-                                 epoch + 1, o->epochs, ml, ma, sps);
-                pos.ep_loss = pos.ep_acc = 0;
-                r->epochs_done = epoch + 1;
-            }
-            const int periodic = o->checkpoint_every > 0 && pos.step % o->checkpoint_every == 0;
-            if (epoch_end || periodic || pos.step == stop) {
-                if (save_state(state_path, m, am, av, opts, &pos, prov, pre_json) != 0 ||
-                    save_encoder(o, c, m, pos.step, total, r->last_loss, r->last_accuracy, prov, pre_json) != 0)
-                    goto done;
-                JsonWriter w;
-                trainlog_event_begin(&w, "checkpoint");
-                jw_key(&w, "global_step"), jw_int(&w, pos.step);
-                jw_key(&w, "path"), jw_string(&w, o->out_path);
-                jw_key(&w, "state"), jw_string(&w, state_path);
-                if (trainlog_event_end(&log, &w) != 0) goto done;
-            }
-        }
+        rng_shuffle_int(&pr, u.perm, u.c->n);
+        for (long s = u.pos.step % u.spe; s < u.spe && u.pos.step < u.stop; s++)
+            if (pretrain_step(&u, r, epoch, s) != 0) goto done;
     }
-    if (pos.step == r->start_step) {
+    if (u.pos.step == r->start_step) {
         /* Nothing left to run (a finished run resumed): rewrite the encoder from the state. */
-        if (save_encoder(o, c, m, pos.step, total, NAN, NAN, prov, pre_json) != 0) goto done;
-        progress_message(&prog, o->quiet, "pretrain: already complete (%ld of %ld steps)", pos.step, total);
+        if (save_encoder(o, u.c, u.m, u.pos.step, u.total, NAN, NAN, u.prov, u.pre_json) != 0) goto done;
+        progress_message(&u.prog, o->quiet, "pretrain: already complete (%ld of %ld steps)", u.pos.step, u.total);
     }
-    r->end_step = pos.step;
-    r->completed = pos.step == total;
-    r->seconds = now_seconds() - t0;
-    r->samples_per_s = r->seconds > 0 ? (double)(pos.step - r->start_step) * N / r->seconds : 0;
-    {
-        JsonWriter w;
-        trainlog_event_begin(&w, "end");
-        jw_key(&w, "global_step"), jw_int(&w, pos.step);
-        jw_key(&w, "completed"), jw_bool(&w, r->completed);
-        jw_key(&w, "last_epoch_loss"), jw_number(&w, r->last_loss);
-        jw_key(&w, "last_epoch_pair_accuracy"), jw_number(&w, r->last_accuracy);
-        jw_key(&w, "samples_per_s"), jw_number(&w, r->samples_per_s);
-        jw_key(&w, "seconds"), jw_number(&w, r->seconds);
-        if (trainlog_event_end(&log, &w) != 0) goto done;
-    }
-    progress_clear(&prog);
+    r->end_step = u.pos.step;
+    r->completed = u.pos.step == u.total;
+    r->seconds = now_seconds() - u.t0;
+    r->samples_per_s = r->seconds > 0 ? (double)(u.pos.step - r->start_step) * u.N / r->seconds : 0;
+    if (log_end(&u, r) != 0) goto done;
     rc = 0;
 done:
-    if (rc) progress_clear(&prog);
-    trainlog_close(&log);
-    loader_free(ld);
-    kres_free(m);
-    free(am);
-    free(av);
-    free(raw);
-    free(x);
-    free(dz);
-    free(work);
-    free(perm);
-    free(loadidx);
-    free(srcx);
-    free(ranges);
-    free(g.start);
-    free(g.members);
-    free(opts);
-    free(prov);
+    run_free(&u);
     return rc;
 }
