@@ -816,34 +816,38 @@ static int pooled_eval(const Scores *s, EvalResult *res) {
     return rc;
 }
 
-static int run_one(Ctx *c, ExpPipeline p, double fraction, int repeat) {
-    const ExperimentOptions *o = c->o;
-    char name[96], dir[PATHN], result[PATHN], scores_path[PATHN];
-    exp_run_name(name, sizeof name, p, fraction, repeat);
-    if (exp_pathf(dir, "%s/runs/%s", o->out_dir, name) || exp_pathf(result, "%s/result.json", dir) ||
-        exp_pathf(scores_path, "%s/scores.csv", dir))
-        return -1;
-    c->run_index++;
-    double cost = run_cost(c, p, fraction, repeat);
-    if (exp_file_exists(result)) {
-        JsonValue *v = exp_json_read(result);
-        int ok = v && json_get(v, "auc") && strcmp(json_str(json_get(v, "pipeline"), ""), exp_pipeline_id(p)) == 0;
-        json_free(v);
-        if (ok) {
-            msg(c, "[%d/%d] %s: done earlier, skip", c->run_index, c->n_runs, name);
-            JsonWriter f;
-            jw_init(&f), jw_object_begin(&f);
-            jw_key(&f, "run"), jw_string(&f, name);
-            jw_object_end(&f);
-            log_event(c, "run_skip", &f);
-            jw_free(&f);
-            c->cost_total -= cost;
-            return 0;
-        }
-        msg(c, "[%d/%d] %s: unreadable result.json, running it again", c->run_index, c->n_runs, name);
-    }
-    if (o->report_only) return 0;
+/* Which run: pipeline, label fraction and repeat, with its name and paths. */
+typedef struct {
+    ExpPipeline p;
+    double fraction;
+    int repeat;
+    char name[96], dir[PATHN], result[PATHN], scores[PATHN];
+} RunId;
 
+/* 1 if the run's result.json says it finished (then skipped and logged), else 0. */
+static int run_done_earlier(Ctx *c, const RunId *id, double cost) {
+    if (!exp_file_exists(id->result)) return 0;
+    JsonValue *v = exp_json_read(id->result);
+    int ok = v && json_get(v, "auc") && strcmp(json_str(json_get(v, "pipeline"), ""), exp_pipeline_id(id->p)) == 0;
+    json_free(v);
+    if (!ok) {
+        msg(c, "[%d/%d] %s: unreadable result.json, running it again", c->run_index, c->n_runs, id->name);
+        return 0;
+    }
+    msg(c, "[%d/%d] %s: done earlier, skip", c->run_index, c->n_runs, id->name);
+    JsonWriter f;
+    jw_init(&f), jw_object_begin(&f);
+    jw_key(&f, "run"), jw_string(&f, id->name);
+    jw_object_end(&f);
+    log_event(c, "run_skip", &f);
+    jw_free(&f);
+    c->cost_total -= cost;
+    return 1;
+}
+
+/* The progress line (with an ETA from the runs so far, or from pretraining's speed) and
+ * the log's run_start event. */
+static void announce_run(Ctx *c, const RunId *id) {
     char eta[48] = "";
     if (c->cost_done > 0) {
         char d[32];
@@ -855,53 +859,51 @@ static int run_one(Ctx *c, ExpPipeline p, double fraction, int repeat) {
         format_duration((c->cost_total - c->cost_done) / (2.0 * c->pretrain_sps), d, sizeof d);
         snprintf(eta, sizeof eta, ", ETA ~%s", d);
     }
-    msg(c, "[%d/%d] %s: %s, label fraction %g, repeat %d%s", c->run_index, c->n_runs, name, exp_pipeline_label(p),
-        fraction, repeat, eta);
-    {
-        JsonWriter f;
-        jw_init(&f), jw_object_begin(&f);
-        jw_key(&f, "run"), jw_string(&f, name);
-        jw_key(&f, "index"), jw_int(&f, c->run_index);
-        jw_key(&f, "of"), jw_int(&f, c->n_runs);
-        jw_object_end(&f);
-        log_event(c, "run_start", &f);
-        jw_free(&f);
-    }
-    double t0 = now_seconds();
-    Scores all;
-    memset(&all, 0, sizeof all);
-    int rounds = o->cv ? PTBXL_NFOLDS : 1, rc = -1;
-    Unit units[PTBXL_NFOLDS];
-    memset(units, 0, sizeof units);
+    msg(c, "[%d/%d] %s: %s, label fraction %g, repeat %d%s", c->run_index, c->n_runs, id->name,
+        exp_pipeline_label(id->p), id->fraction, id->repeat, eta);
+    JsonWriter f;
+    jw_init(&f), jw_object_begin(&f);
+    jw_key(&f, "run"), jw_string(&f, id->name);
+    jw_key(&f, "index"), jw_int(&f, c->run_index);
+    jw_key(&f, "of"), jw_int(&f, c->n_runs);
+    jw_object_end(&f);
+    log_event(c, "run_start", &f);
+    jw_free(&f);
+}
+
+/* Every round of the run (one on the holdout, ten with --cv): trained now or, for a CV
+ * round whose fold.json exists, read back; every round's test scores pooled into *all. */
+static int run_rounds(Ctx *c, const RunId *id, int rounds, Unit *units, Scores *all) {
+    const ExperimentOptions *o = c->o;
     for (int k = 1; k <= rounds; k++) {
         Unit *u = &units[k - 1];
         int tf = 10, vf = 9;
         if (o->cv) kfold_folds(k, &tf, &vf);
         char udir[PATHN], marker[PATHN], uscores[PATHN];
         if (o->cv) {
-            if (exp_pathf(udir, "%s/fold-%d", dir, k)) goto done;
+            if (exp_pathf(udir, "%s/fold-%d", id->dir, k)) return -1;
         } else {
-            snprintf(udir, sizeof udir, "%s", dir);
+            snprintf(udir, sizeof udir, "%s", id->dir);
         }
-        if (exp_pathf(marker, "%s/fold.json", udir) || exp_pathf(uscores, "%s/scores.csv", udir)) goto done;
+        if (exp_pathf(marker, "%s/fold.json", udir) || exp_pathf(uscores, "%s/scores.csv", udir)) return -1;
         if (o->cv && exp_file_exists(marker)) {
             JsonValue *v = exp_json_read(marker);
-            if (!v) goto done;
+            if (!v) return -1;
             unit_from_json(v, u);
             json_free(v);
-            if (exp_scores_read(uscores, (float)u->threshold, &u->s) != 0) goto done;
+            if (exp_scores_read(uscores, (float)u->threshold, &u->s) != 0) return -1;
             msg(c, "    round %d/10: done earlier, skip", k);
         } else {
-            if (unit_train(c, p, fraction, repeat, tf, vf, udir, u) != 0) goto done;
+            if (unit_train(c, id->p, id->fraction, id->repeat, tf, vf, udir, u) != 0) return -1;
             if (o->cv) {
                 JsonWriter w;
                 jw_init(&w);
                 jw_object_begin(&w);
-                unit_json(&w, u, p);
+                unit_json(&w, u, id->p);
                 jw_object_end(&w);
                 int e = scores_write(uscores, &u->s) || exp_json_write(marker, &w);
                 jw_free(&w);
-                if (e) goto done;
+                if (e) return -1;
                 double fa = NAN;
                 if (u->ntest_pos > 0 && u->ntest_pos < u->ntest) roc_auc(u->s.score, u->s.label, u->s.n, &fa);
                 char d[32];
@@ -911,23 +913,19 @@ static int run_one(Ctx *c, ExpPipeline p, double fraction, int repeat) {
             }
         }
         for (int i = 0; i < u->s.n; i++)
-            scores_push(&all, u->s.ecg_id[i], u->s.fold[i], u->s.label[i], u->s.score[i], u->s.thr[i]);
+            scores_push(all, u->s.ecg_id[i], u->s.fold[i], u->s.label[i], u->s.score[i], u->s.thr[i]);
     }
-    EvalResult res;
-    int er = pooled_eval(&all, &res);
-    if (er < 0) goto done;
-    if (o->cv) {
-        res.threshold = NAN;
-        snprintf(res.threshold_rule, sizeof res.threshold_rule, "%.12s per round, on its validation fold",
-                 o->threshold_rule);
-    } else {
-        res.threshold = units[0].threshold;
-        snprintf(res.threshold_rule, sizeof res.threshold_rule, "%.20s on validation fold 9", o->threshold_rule);
-    }
-    if (scores_write(scores_path, &all) != 0) goto done;
+    return 0;
+}
 
-    /* result.json: the run's done marker, written last */
-    double secs = now_seconds() - t0, train_secs = 0, sps = 0, mean[8] = {0};
+/* result.json, the run's done marker (written last, atomically), and the log's run_end;
+ * mean[0], mean[1]: training ECGs and positives, averaged over the rounds. */
+static int write_run_result(Ctx *c, const RunId *id, const Unit *units, int rounds, const EvalResult *res,
+                            double secs, double mean[4]) {
+    const ExperimentOptions *o = c->o;
+    const ExpPipeline p = id->p;
+    double train_secs = 0, sps = 0;
+    for (int k = 0; k < 4; k++) mean[k] = 0;
     for (int k = 0; k < rounds; k++) {
         const Unit *u = &units[k];
         train_secs += u->train_seconds, sps += u->train_sps / rounds;
@@ -937,30 +935,30 @@ static int run_one(Ctx *c, ExpPipeline p, double fraction, int repeat) {
     JsonWriter w;
     jw_init(&w);
     jw_object_begin(&w);
-    jw_key(&w, "run"), jw_string(&w, name);
+    jw_key(&w, "run"), jw_string(&w, id->name);
     jw_key(&w, "pipeline"), jw_string(&w, exp_pipeline_id(p));
-    jw_key(&w, "fraction"), jw_number(&w, fraction);
-    jw_key(&w, "repeat"), jw_int(&w, repeat);
-    jw_key(&w, "seed"), jw_int(&w, (long long)(o->seed + (uint64_t)(repeat - 1)));
-    jw_key(&w, "subset_seed"), jw_int(&w, (long long)(o->seed + (uint64_t)(repeat - 1)));
+    jw_key(&w, "fraction"), jw_number(&w, id->fraction);
+    jw_key(&w, "repeat"), jw_int(&w, id->repeat);
+    jw_key(&w, "seed"), jw_int(&w, (long long)(o->seed + (uint64_t)(id->repeat - 1)));
+    jw_key(&w, "subset_seed"), jw_int(&w, (long long)(o->seed + (uint64_t)(id->repeat - 1)));
     jw_key(&w, "evaluation"), jw_string(&w, o->cv ? "pooled out-of-fold, 10 rounds" : "holdout fold 10");
     jw_key(&w, "n_train"), jw_number(&w, mean[0]);
     jw_key(&w, "n_train_pos"), jw_number(&w, mean[1]);
     jw_key(&w, "n_train_neg"), jw_number(&w, mean[0] - mean[1]);
     jw_key(&w, "n_val"), jw_number(&w, mean[2]);
     jw_key(&w, "n_val_pos"), jw_number(&w, mean[3]);
-    jw_key(&w, "n_test"), jw_int(&w, res.n);
-    jw_key(&w, "n_test_pos"), jw_int(&w, res.npos);
-    jw_key(&w, "auc"), jw_number(&w, res.auc);
-    jw_key(&w, "auc_lo"), jw_number(&w, res.auc_lo);
-    jw_key(&w, "auc_hi"), jw_number(&w, res.auc_hi);
-    jw_key(&w, "auc_ci_method"), jw_string(&w, res.ci_method);
-    eval_write_prop_json(&w, "sensitivity", res.sens);
-    eval_write_prop_json(&w, "specificity", res.spec);
-    eval_write_prop_json(&w, "ppv", res.ppv);
-    eval_write_prop_json(&w, "npv", res.npv);
-    jw_key(&w, "threshold"), jw_number(&w, res.threshold);
-    jw_key(&w, "threshold_rule"), jw_string(&w, res.threshold_rule);
+    jw_key(&w, "n_test"), jw_int(&w, res->n);
+    jw_key(&w, "n_test_pos"), jw_int(&w, res->npos);
+    jw_key(&w, "auc"), jw_number(&w, res->auc);
+    jw_key(&w, "auc_lo"), jw_number(&w, res->auc_lo);
+    jw_key(&w, "auc_hi"), jw_number(&w, res->auc_hi);
+    jw_key(&w, "auc_ci_method"), jw_string(&w, res->ci_method);
+    eval_write_prop_json(&w, "sensitivity", res->sens);
+    eval_write_prop_json(&w, "specificity", res->spec);
+    eval_write_prop_json(&w, "ppv", res->ppv);
+    eval_write_prop_json(&w, "npv", res->npv);
+    jw_key(&w, "threshold"), jw_number(&w, res->threshold);
+    jw_key(&w, "threshold_rule"), jw_string(&w, res->threshold_rule);
     if (!o->cv) {
         const Unit *u = &units[0];
         if (p == EXP_PROBE) jw_key(&w, "lambda"), jw_number(&w, u->lambda);
@@ -984,7 +982,7 @@ static int run_one(Ctx *c, ExpPipeline p, double fraction, int repeat) {
             jw_array_end(&w);
         }
     }
-    jw_key(&w, "dir"), jw_string(&w, dir);
+    jw_key(&w, "dir"), jw_string(&w, id->dir);
     if (o->cv) {
         jw_key(&w, "rounds");
         jw_array_begin(&w);
@@ -996,12 +994,48 @@ static int run_one(Ctx *c, ExpPipeline p, double fraction, int repeat) {
         jw_array_end(&w);
     }
     jw_key(&w, "test");
-    eval_write_json(&w, &res);
+    eval_write_json(&w, res);
     jw_object_end(&w);
-    int e = exp_json_write(result, &w);
+    int e = exp_json_write(id->result, &w);
     if (e == 0) log_event(c, "run_end", &w);
     jw_free(&w);
-    if (e) goto done;
+    return e;
+}
+
+static int run_one(Ctx *c, ExpPipeline p, double fraction, int repeat) {
+    const ExperimentOptions *o = c->o;
+    RunId id = {.p = p, .fraction = fraction, .repeat = repeat};
+    exp_run_name(id.name, sizeof id.name, p, fraction, repeat);
+    if (exp_pathf(id.dir, "%s/runs/%s", o->out_dir, id.name) || exp_pathf(id.result, "%s/result.json", id.dir) ||
+        exp_pathf(id.scores, "%s/scores.csv", id.dir))
+        return -1;
+    c->run_index++;
+    const double cost = run_cost(c, p, fraction, repeat);
+    if (run_done_earlier(c, &id, cost) || o->report_only) return 0;
+    announce_run(c, &id);
+
+    const double t0 = now_seconds();
+    Scores all;
+    memset(&all, 0, sizeof all);
+    const int rounds = o->cv ? PTBXL_NFOLDS : 1;
+    int rc = -1;
+    Unit units[PTBXL_NFOLDS];
+    memset(units, 0, sizeof units);
+    if (run_rounds(c, &id, rounds, units, &all) != 0) goto done;
+    EvalResult res;
+    if (pooled_eval(&all, &res) < 0) goto done;
+    if (o->cv) {
+        res.threshold = NAN;
+        snprintf(res.threshold_rule, sizeof res.threshold_rule, "%.12s per round, on its validation fold",
+                 o->threshold_rule);
+    } else {
+        res.threshold = units[0].threshold;
+        snprintf(res.threshold_rule, sizeof res.threshold_rule, "%.20s on validation fold 9", o->threshold_rule);
+    }
+    if (scores_write(id.scores, &all) != 0) goto done;
+    const double secs = now_seconds() - t0;
+    double mean[4];
+    if (write_run_result(c, &id, units, rounds, &res, secs, mean) != 0) goto done;
 
     c->cost_done += cost;
     c->cost_seconds += secs;
@@ -1009,7 +1043,7 @@ static int run_one(Ctx *c, ExpPipeline p, double fraction, int repeat) {
     format_duration(secs, d, sizeof d);
     if (!isnan(res.auc_lo)) snprintf(ci, sizeof ci, " [%.3f, %.3f]", res.auc_lo, res.auc_hi);
     msg(c, "[%d/%d] %s: AUC %.3f%s, sensitivity %.2f, specificity %.2f (n_train %.0f: %.0f positive), %s",
-        c->run_index, c->n_runs, name, res.auc, ci, res.sens.p, res.spec.p, mean[0], mean[1], d);
+        c->run_index, c->n_runs, id.name, res.auc, ci, res.sens.p, res.spec.p, mean[0], mean[1], d);
     rc = 0;
 done:
     for (int k = 0; k < rounds; k++) exp_scores_free(&units[k].s);
