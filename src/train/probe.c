@@ -343,98 +343,120 @@ static void gather(const float *all, const int *idx, int n, int E, float *out) {
     for (int i = 0; i < n; i++) memcpy(out + (size_t)i * E, all + (size_t)idx[i] * E, (size_t)E * sizeof(float));
 }
 
-int probe_run(const ProbeOptions *o, ProbeResult *r) {
-    memset(r, 0, sizeof *r);
-    if (!o->encoder_path || !o->data_dir) return kres_fail("probe", "encoder and data directory are required");
-    if (!(o->label_fraction > 0 && o->label_fraction <= 1))
-        return kres_fail("probe", "label fraction must be in (0, 1], got %g", o->label_fraction);
-    PtbxlDb own;
-    const PtbxlDb *db = o->db;
+/* One probe: the cohort and its split, the encoder, the embeddings and labels. */
+typedef struct {
+    const ProbeOptions *o;
+    PtbxlDb own;                 /* opened here unless o->db is given */
+    int own_open;
     Task task;
     Cohort c;
-    memset(&c, 0, sizeof c);
-    if (!db) {
-        if (ptbxl_open(o->data_dir, &own) != 0) return -1;
-        db = &own;
-    }
-    int rc = -1;
-    Kres *m = NULL;
+    CohortOptions co;
+    int *tr, *va, *te, *sub;     /* cohort positions: training folds, validation, test, subset */
+    int nsub;
+    Kres *m;
     PreprocConfig pc;
     CkptInfo info;
-    memset(&info, 0, sizeof info);
-    float *Xtr = NULL, *Xva = NULL, *Xte = NULL;
-    int *tr = NULL, *va = NULL, *te = NULL, *sub = NULL, *ytr = NULL;
-    char *task_json = NULL, *prov = NULL, *probe_json = NULL;
-    CohortOptions co = cohort_options_default();
-    co.protocol = o->protocol;
-    co.rate = o->rate;
-    co.min_likelihood = o->min_likelihood;
+    int E;                       /* embedding width */
+    float *Xtr, *Xva, *Xte;      /* embeddings of the subset, validation and test (n, E) */
+    int *ytr;
+} Probe;
+
+static void probe_free(Probe *p) {
+    free(p->Xtr), free(p->Xva), free(p->Xte), free(p->ytr);
+    free(p->tr), free(p->va), free(p->te), free(p->sub);
+    ckpt_info_free(&p->info);
+    kres_free(p->m);
+    cohort_free(&p->c);
+    if (p->own_open) ptbxl_close(&p->own);
+}
+
+/* The task's cohort (the trainer's record check), its folds and the labelled subset. */
+static int probe_split(Probe *p, ProbeResult *r) {
+    const ProbeOptions *o = p->o;
+    const PtbxlDb *db = o->db;
+    if (!db) {
+        if (ptbxl_open(o->data_dir, &p->own) != 0) return -1;
+        p->own_open = 1;
+        db = &p->own;
+    }
+    p->co = cohort_options_default();
+    p->co.protocol = o->protocol;
+    p->co.rate = o->rate;
+    p->co.min_likelihood = o->min_likelihood;
     /* The trainer's check (trainer.c): every header read, bad records left out, so that the
      * probe, supervised and fine-tuned models of one experiment see the same records. */
-    co.check_files = 2;
-    if (task_parse(o->task, db, &task) != 0 || cohort_build(db, &task, co, &c) != 0) goto done;
-    tr = xmalloc((size_t)c.n * sizeof(int) + 1);
-    va = xmalloc((size_t)c.n * sizeof(int) + 1);
-    te = xmalloc((size_t)c.n * sizeof(int) + 1);
-    sub = xmalloc((size_t)c.n * sizeof(int) + 1);
-    int ntr0, nsub;
-    if (cohort_split(&c, o->test_fold, o->val_fold, tr, &ntr0, va, &r->nval, te, &r->ntest) != 0) goto done;
-    if (o->val_fold == 0) {
-        kres_fail("probe", "a validation fold is required to choose the regularisation");
-        goto done;
-    }
+    p->co.check_files = 2;
+    if (task_parse(o->task, db, &p->task) != 0 || cohort_build(db, &p->task, p->co, &p->c) != 0) return -1;
+    const int n = p->c.n;
+    p->tr = xmalloc((size_t)n * sizeof(int) + 1);
+    p->va = xmalloc((size_t)n * sizeof(int) + 1);
+    p->te = xmalloc((size_t)n * sizeof(int) + 1);
+    p->sub = xmalloc((size_t)n * sizeof(int) + 1);
+    int ntr0;
+    if (cohort_split(&p->c, o->test_fold, o->val_fold, p->tr, &ntr0, p->va, &r->nval, p->te, &r->ntest) != 0)
+        return -1;
+    if (o->val_fold == 0) return kres_fail("probe", "a validation fold is required to choose the regularisation");
     if (o->label_fraction < 1.0) {
-        if (subset_label_fraction(&c, tr, ntr0, o->label_fraction, o->seed, sub, &nsub) != 0) goto done;
+        if (subset_label_fraction(&p->c, p->tr, ntr0, o->label_fraction, o->seed, p->sub, &p->nsub) != 0) return -1;
     } else {
-        memcpy(sub, tr, (size_t)ntr0 * sizeof(int));
-        nsub = ntr0;
+        memcpy(p->sub, p->tr, (size_t)ntr0 * sizeof(int));
+        p->nsub = ntr0;
     }
-    r->ntrain = nsub;
-    if (embed_open_encoder(o->encoder_path, 1, PROBE_BATCH, &m, &pc, &info) != 0) goto done;
-    const int E = kres_embed_dim(kres_config(m));
+    r->ntrain = p->nsub;
+    return 0;
+}
+
+/* The frozen encoder's embeddings of the subset, validation and test ECGs (or the given
+ * cohort embeddings), and their labels. */
+static int probe_embed(Probe *p, ProbeResult *r) {
+    const ProbeOptions *o = p->o;
+    if (embed_open_encoder(o->encoder_path, 1, PROBE_BATCH, &p->m, &p->pc, &p->info) != 0) return -1;
+    const int E = p->E = kres_embed_dim(kres_config(p->m)), nsub = p->nsub;
     const double t0 = now_seconds();
-    Xtr = xmalloc((size_t)nsub * E * sizeof(float) + 1);
-    Xva = xmalloc((size_t)r->nval * E * sizeof(float) + 1);
-    Xte = xmalloc((size_t)r->ntest * E * sizeof(float) + 1);
+    p->Xtr = xmalloc((size_t)nsub * E * sizeof(float) + 1);
+    p->Xva = xmalloc((size_t)r->nval * E * sizeof(float) + 1);
+    p->Xte = xmalloc((size_t)r->ntest * E * sizeof(float) + 1);
     if (o->cohort_embeddings) {
-        gather(o->cohort_embeddings, sub, nsub, E, Xtr);
-        gather(o->cohort_embeddings, va, r->nval, E, Xva);
-        gather(o->cohort_embeddings, te, r->ntest, E, Xte);
+        gather(o->cohort_embeddings, p->sub, nsub, E, p->Xtr);
+        gather(o->cohort_embeddings, p->va, r->nval, E, p->Xva);
+        gather(o->cohort_embeddings, p->te, r->ntest, E, p->Xte);
     } else {
         if (!o->quiet)
             fprintf(stderr, "probe: embedding %d train, %d validation, %d test ECGs\n", nsub, r->nval, r->ntest);
-        if (embed_positions(m, &pc, &c, sub, nsub, Xtr) != 0 ||
-            embed_positions(m, &pc, &c, va, r->nval, Xva) != 0 ||
-            embed_positions(m, &pc, &c, te, r->ntest, Xte) != 0)
-            goto done;
+        if (embed_positions(p->m, &p->pc, &p->c, p->sub, nsub, p->Xtr) != 0 ||
+            embed_positions(p->m, &p->pc, &p->c, p->va, r->nval, p->Xva) != 0 ||
+            embed_positions(p->m, &p->pc, &p->c, p->te, r->ntest, p->Xte) != 0)
+            return -1;
     }
     r->seconds_embed = now_seconds() - t0;
-    ytr = xmalloc((size_t)nsub * sizeof(int) + 1);
+    p->ytr = xmalloc((size_t)nsub * sizeof(int) + 1);
     r->val_labels = xmalloc((size_t)r->nval * sizeof(int) + 1);
     r->test_labels = xmalloc((size_t)r->ntest * sizeof(int) + 1);
     r->test_ecg_id = xmalloc((size_t)r->ntest * sizeof(int) + 1);
-    for (int i = 0; i < nsub; i++) ytr[i] = c.label[sub[i]];
-    for (int i = 0; i < r->nval; i++) r->val_labels[i] = c.label[va[i]];
+    for (int i = 0; i < nsub; i++) p->ytr[i] = p->c.label[p->sub[i]];
+    for (int i = 0; i < r->nval; i++) r->val_labels[i] = p->c.label[p->va[i]];
     for (int i = 0; i < r->ntest; i++) {
-        r->test_labels[i] = c.label[te[i]];
-        r->test_ecg_id[i] = c.ecg_id[te[i]];
+        r->test_labels[i] = p->c.label[p->te[i]];
+        r->test_ecg_id[i] = p->c.ecg_id[p->te[i]];
     }
-    r->ntrain_pos = count_pos(ytr, nsub);
+    r->ntrain_pos = count_pos(p->ytr, nsub);
     r->nval_pos = count_pos(r->val_labels, r->nval);
     r->ntest_pos = count_pos(r->test_labels, r->ntest);
-    const double t1 = now_seconds();
-    if (probe_fit(Xtr, ytr, nsub, Xva, r->val_labels, r->nval, E, &o->fit, &r->fit) != 0) goto done;
-    r->seconds_fit = now_seconds() - t1;
+    return 0;
+}
 
+/* Fold the fit back into the model's head, score validation and test as a forward pass
+ * would (from the folded float head), and evaluate the test fold. */
+static int probe_score(Probe *p, ProbeResult *r) {
+    const int E = p->E;
     /* The folded head makes the model's logit the probe's decision value. */
-    const KresTensor *hw = kres_find_tensor(m, "head.weight"), *hb = kres_find_tensor(m, "head.bias");
-    float *head_w = kres_params(m) + hw->offset, *head_b = kres_params(m) + hb->offset;
+    const KresTensor *hw = kres_find_tensor(p->m, "head.weight"), *hb = kres_find_tensor(p->m, "head.bias");
+    float *head_w = kres_params(p->m) + hw->offset, *head_b = kres_params(p->m) + hb->offset;
     probe_fold_back(&r->fit, head_w, head_b);
-    /* Scores exactly as a forward pass would give them, from the folded float head. */
     r->val_scores = xmalloc((size_t)r->nval * sizeof(float) + 1);
     r->test_scores = xmalloc((size_t)r->ntest * sizeof(float) + 1);
     for (int s = 0; s < 2; s++) {
-        const float *X = s ? Xte : Xva;
+        const float *X = s ? p->Xte : p->Xva;
         float *out = s ? r->test_scores : r->val_scores;
         const int n = s ? r->ntest : r->nval;
         for (int i = 0; i < n; i++) {
@@ -443,67 +465,77 @@ int probe_run(const ProbeOptions *o, ProbeResult *r) {
             out[i] = sigmoid_stable((float)z);
         }
     }
+    if (r->ntest == 0) return 0;
     EvalOptions eo;
     eval_options_default(&eo);
-    if (r->ntest > 0) {
-        int erc = eval_binary(r->test_scores, r->test_labels, r->ntest, r->fit.threshold, &eo, &r->test);
-        if (erc < 0) goto done;
-        r->test_auc_defined = erc == 0;
-        snprintf(r->test.threshold_rule, sizeof r->test.threshold_rule, "%.24s on validation",
-                 o->fit.threshold_rule);
-    }
-    if (o->out_path) {
-        char pj[512];
-        if (preproc_to_json(&pc, pj, sizeof pj) < 0) goto done;
-        task_json = task_json_make(&task, co.protocol, co.rate, co.min_likelihood, 0);
-        prov = ckpt_provenance_json(o->data_dir, o->seed, o->argc, o->argv);
-        JsonWriter w;
-        jw_init(&w);
-        jw_object_begin(&w);
-        jw_key(&w, "method");
-        jw_string(&w, "L2 logistic regression on standardised frozen embeddings (L-BFGS), folded back");
-        jw_key(&w, "encoder"), jw_string(&w, o->encoder_path);
-        jw_key(&w, "lambda"), jw_number(&w, r->fit.lambda);
-        jw_key(&w, "val_auc"), jw_number(&w, r->fit.val_auc);
-        jw_key(&w, "class_weights"), jw_string(&w, o->fit.balanced ? "balanced" : "none");
-        jw_key(&w, "threshold_rule"), jw_string(&w, o->fit.threshold_rule);
-        jw_key(&w, "label_fraction"), jw_number(&w, o->label_fraction);
-        jw_key(&w, "folds");
-        jw_object_begin(&w);
-        jw_key(&w, "test"), jw_int(&w, o->test_fold);
-        jw_key(&w, "val"), jw_int(&w, o->val_fold);
-        jw_object_end(&w);
-        jw_key(&w, "ntrain"), jw_int(&w, r->ntrain);
-        jw_key(&w, "grid");
-        probe_grid_write_json(&w, &r->fit, 0);
-        jw_object_end(&w);
-        probe_json = w.buf;
-        char rule[64], auc_s[32], vf_s[16], tf_s[16];
-        snprintf(rule, sizeof rule, "%.32s on validation fold %d", o->fit.threshold_rule, o->val_fold);
-        snprintf(auc_s, sizeof auc_s, "%.17g", r->fit.val_auc);
-        snprintf(vf_s, sizeof vf_s, "%d", o->val_fold);
-        snprintf(tf_s, sizeof tf_s, "%d", o->test_fold);
-        const char *keys[] = {"probe", "threshold_rule", "val_auc", "val_fold", "test_fold"};
-        const char *vals[] = {probe_json, rule, auc_s, vf_s, tf_s};
-        CkptMeta meta = {"classifier", pj, task_json, prov, r->fit.threshold, 5, keys, vals};
-        if (ckpt_save(o->out_path, m, &meta, NULL, 0) != 0) goto done;
-    }
-    rc = 0;
-done:
-    free(probe_json);
+    int erc = eval_binary(r->test_scores, r->test_labels, r->ntest, r->fit.threshold, &eo, &r->test);
+    if (erc < 0) return -1;
+    r->test_auc_defined = erc == 0;
+    snprintf(r->test.threshold_rule, sizeof r->test.threshold_rule, "%.24s on validation",
+             p->o->fit.threshold_rule);
+    return 0;
+}
+
+/* The probe as a classifier checkpoint: the encoder with the folded head, the probe's
+ * settings and grid in its metadata. */
+static int probe_save(Probe *p, const ProbeResult *r) {
+    const ProbeOptions *o = p->o;
+    char pj[512];
+    if (preproc_to_json(&p->pc, pj, sizeof pj) < 0) return -1;
+    char *task_json = task_json_make(&p->task, p->co.protocol, p->co.rate, p->co.min_likelihood, 0);
+    char *prov = ckpt_provenance_json(o->data_dir, o->seed, o->argc, o->argv);
+    JsonWriter w;
+    jw_init(&w);
+    jw_object_begin(&w);
+    jw_key(&w, "method");
+    jw_string(&w, "L2 logistic regression on standardised frozen embeddings (L-BFGS), folded back");
+    jw_key(&w, "encoder"), jw_string(&w, o->encoder_path);
+    jw_key(&w, "lambda"), jw_number(&w, r->fit.lambda);
+    jw_key(&w, "val_auc"), jw_number(&w, r->fit.val_auc);
+    jw_key(&w, "class_weights"), jw_string(&w, o->fit.balanced ? "balanced" : "none");
+    jw_key(&w, "threshold_rule"), jw_string(&w, o->fit.threshold_rule);
+    jw_key(&w, "label_fraction"), jw_number(&w, o->label_fraction);
+    jw_key(&w, "folds");
+    jw_object_begin(&w);
+    jw_key(&w, "test"), jw_int(&w, o->test_fold);
+    jw_key(&w, "val"), jw_int(&w, o->val_fold);
+    jw_object_end(&w);
+    jw_key(&w, "ntrain"), jw_int(&w, r->ntrain);
+    jw_key(&w, "grid");
+    probe_grid_write_json(&w, &r->fit, 0);
+    jw_object_end(&w);
+    char rule[64], auc_s[32], vf_s[16], tf_s[16];
+    snprintf(rule, sizeof rule, "%.32s on validation fold %d", o->fit.threshold_rule, o->val_fold);
+    snprintf(auc_s, sizeof auc_s, "%.17g", r->fit.val_auc);
+    snprintf(vf_s, sizeof vf_s, "%d", o->val_fold);
+    snprintf(tf_s, sizeof tf_s, "%d", o->test_fold);
+    const char *keys[] = {"probe", "threshold_rule", "val_auc", "val_fold", "test_fold"};
+    const char *vals[] = {w.buf, rule, auc_s, vf_s, tf_s};
+    CkptMeta meta = {"classifier", pj, task_json, prov, r->fit.threshold, 5, keys, vals};
+    int rc = ckpt_save(o->out_path, p->m, &meta, NULL, 0);
+    jw_free(&w);
     free(task_json);
     free(prov);
-    free(Xtr);
-    free(Xva);
-    free(Xte);
-    free(tr);
-    free(va);
-    free(te);
-    free(sub);
-    free(ytr);
-    ckpt_info_free(&info);
-    kres_free(m);
-    cohort_free(&c);
-    if (!o->db) ptbxl_close(&own);
+    return rc;
+}
+
+int probe_run(const ProbeOptions *o, ProbeResult *r) {
+    memset(r, 0, sizeof *r);
+    if (!o->encoder_path || !o->data_dir) return kres_fail("probe", "encoder and data directory are required");
+    if (!(o->label_fraction > 0 && o->label_fraction <= 1))
+        return kres_fail("probe", "label fraction must be in (0, 1], got %g", o->label_fraction);
+    Probe p;
+    memset(&p, 0, sizeof p);
+    p.o = o;
+    int rc = -1;
+    if (probe_split(&p, r) != 0 || probe_embed(&p, r) != 0) goto done;
+    const double t1 = now_seconds();
+    if (probe_fit(p.Xtr, p.ytr, p.nsub, p.Xva, r->val_labels, r->nval, p.E, &o->fit, &r->fit) != 0) goto done;
+    r->seconds_fit = now_seconds() - t1;
+    if (probe_score(&p, r) != 0) goto done;
+    if (o->out_path && probe_save(&p, r) != 0) goto done;
+    rc = 0;
+done:
+    probe_free(&p);
     return rc;
 }
