@@ -50,6 +50,99 @@ static int flag_format(const char *cmd, const char *flag, const char *v, void *d
     return 0;
 }
 
+/* A classifier checkpoint with what scoring needs from its metadata. */
+typedef struct {
+    Kres *m;
+    CkptInfo info;
+    TaskMeta tm;
+    PreprocConfig pc;
+    int O;                        /* outputs: 1, or one per SCP code (multilabel) */
+    float thr;                    /* the stored decision threshold */
+} Classifier;
+
+/* Load and check: a classifier with a task, a preprocessing chain and a threshold, whose
+ * shapes agree with them. 0, or -1 with kres_fail naming the file. */
+static int classifier_open(const char *path, Classifier *k) {
+    memset(k, 0, sizeof *k);
+    if (ckpt_load(path, 1, &k->m, &k->info) != 0) return -1;
+    kres_freeze(k->m, 1); /* the weights stay as loaded: cached conv transforms checked once */
+    if (strcmp(k->info.kind, "classifier") != 0)
+        return kres_fail(path, "checkpoint kind is '%s', not a classifier (train one with 'kres train')", k->info.kind);
+    if (task_json_parse(k->info.task_json, path, &k->tm) != 0) return -1;
+    if (!k->info.preprocess_json || preproc_from_json(k->info.preprocess_json, &k->pc) != 0)
+        return kres_fail(path, "checkpoint has no valid 'preprocess' metadata");
+    if (isnan(k->info.threshold)) return kres_fail(path, "checkpoint stores no decision threshold");
+    const KresConfig *mc = kres_config(k->m);
+    k->O = mc->n_outputs;
+    if (k->O < 1 || mc->in_len != k->pc.length || mc->in_leads != KRES_NLEADS ||
+        (k->tm.multilabel && k->O != k->tm.ncodes))
+        return kres_fail(path, "model (%d outputs, input %d x %d) does not match its task/preprocessing metadata",
+                         k->O, mc->in_leads, mc->in_len);
+    k->thr = (float)k->info.threshold;
+    return 0;
+}
+
+static void classifier_close(Classifier *k) {
+    if (k->m) kres_free(k->m);
+    ckpt_info_free(&k->info);
+}
+
+static void print_header(const Classifier *k, const char *model_path, int fmt, JsonWriter *w) {
+    if (fmt == OUT_JSON) {
+        jw_object_begin(w);
+        jw_key(w, "model"), jw_string(w, model_path);
+        jw_key(w, "task"), jw_string(w, k->tm.name);
+        jw_key(w, "threshold"), jw_number(w, k->info.threshold);
+        jw_key(w, "records");
+        jw_array_begin(w);
+    } else if (fmt == OUT_CSV) {
+        printf("record,probability,positive");
+        if (k->tm.multilabel)
+            for (int j = 0; j < k->O; j++) printf(",p_%s", k->tm.codes[j]);
+        printf("\n");
+    } else {
+        printf("model %s: p(%s), positive if >= %.4g\n", model_path, k->tm.name, (double)k->thr);
+    }
+}
+
+/* One scored record: task probability p, its decision, per-output probabilities. */
+static void print_record(const Classifier *k, const char *rec, float p, const float *probs, int fmt, JsonWriter *w) {
+    const int pos = p >= k->thr, O = k->O, ml = k->tm.multilabel;
+    if (fmt == OUT_JSON) {
+        jw_object_begin(w);
+        jw_key(w, "record"), jw_string(w, rec);
+        jw_key(w, "probability"), jw_number(w, p);
+        jw_key(w, "positive"), jw_bool(w, pos);
+        if (ml) {
+            jw_key(w, "codes");
+            jw_object_begin(w);
+            for (int j = 0; j < O; j++) jw_key(w, k->tm.codes[j]), jw_number(w, probs[j]);
+            jw_object_end(w);
+        }
+        jw_object_end(w);
+    } else if (fmt == OUT_CSV) {
+        printf("%s,%.6f,%d", rec, (double)p, pos);
+        if (ml)
+            for (int j = 0; j < O; j++) printf(",%.6f", (double)probs[j]);
+        printf("\n");
+    } else {
+        printf("%-40s %.4f  %s", rec, (double)p, pos ? "POSITIVE" : "negative");
+        if (ml)
+            for (int j = 0; j < O; j++) printf("  %s %.3f", k->tm.codes[j], (double)probs[j]);
+        printf("\n");
+    }
+}
+
+/* A record that could not be used: stderr, and an entry with its error in --json. */
+static void print_failure(const char *rec, int fmt, JsonWriter *w) {
+    fprintf(stderr, "kres: error: %s\n", kres_last_error());
+    if (fmt != OUT_JSON) return;
+    jw_object_begin(w);
+    jw_key(w, "record"), jw_string(w, rec);
+    jw_key(w, "error"), jw_string(w, kres_last_error());
+    jw_object_end(w);
+}
+
 int cmd_predict(int argc, char **argv) {
     const char *model_path = NULL;
     int fmt = OUT_TEXT, threads = 0;
@@ -70,98 +163,29 @@ int cmd_predict(int argc, char **argv) {
     if (nrec == 0) return record_list_free(&rs), usage_error(CMD, "give at least one RECORD");
     if (threads > 0) omp_set_num_threads(threads);
 
-    Kres *m = NULL;
-    CkptInfo info;
-    memset(&info, 0, sizeof info);
-    TaskMeta tm;
-    PreprocConfig pc;
-    int rc = KRES_EXIT_DATA;
-    if (ckpt_load(model_path, 1, &m, &info) != 0) goto model_fail;
-    kres_freeze(m, 1); /* the weights stay as loaded: cached conv transforms checked once */
-    if (strcmp(info.kind, "classifier") != 0) {
-        kres_fail(model_path, "checkpoint kind is '%s', not a classifier (train one with 'kres train')", info.kind);
-        goto model_fail;
+    Classifier k;
+    if (classifier_open(model_path, &k) != 0) {
+        classifier_close(&k);
+        record_list_free(&rs);
+        return data_error();
     }
-    if (task_json_parse(info.task_json, model_path, &tm) != 0) goto model_fail;
-    if (!info.preprocess_json || preproc_from_json(info.preprocess_json, &pc) != 0) {
-        kres_fail(model_path, "checkpoint has no valid 'preprocess' metadata");
-        goto model_fail;
-    }
-    if (isnan(info.threshold)) {
-        kres_fail(model_path, "checkpoint stores no decision threshold");
-        goto model_fail;
-    }
-    const KresConfig *mc = kres_config(m);
-    int O = mc->n_outputs;
-    if (O < 1 || mc->in_len != pc.length || mc->in_leads != KRES_NLEADS || (tm.multilabel && O != tm.ncodes)) {
-        kres_fail(model_path, "model (%d outputs, input %d x %d) does not match its task/preprocessing metadata", O,
-                  mc->in_leads, mc->in_len);
-        goto model_fail;
-    }
-
-    float thr = (float)info.threshold;
-    float *x = xmalloc((size_t)KRES_NLEADS * pc.length * sizeof(float));
-    float *probs = xmalloc((size_t)O * sizeof(float));
+    float *x = xmalloc((size_t)KRES_NLEADS * k.pc.length * sizeof(float));
+    float *probs = xmalloc((size_t)k.O * sizeof(float));
     int nfail = 0;
     JsonWriter w;
     jw_init(&w);
-    if (fmt == OUT_JSON) {
-        jw_object_begin(&w);
-        jw_key(&w, "model"), jw_string(&w, model_path);
-        jw_key(&w, "task"), jw_string(&w, tm.name);
-        jw_key(&w, "threshold"), jw_number(&w, info.threshold);
-        jw_key(&w, "records");
-        jw_array_begin(&w);
-    } else if (fmt == OUT_CSV) {
-        printf("record,probability,positive");
-        if (tm.multilabel)
-            for (int j = 0; j < O; j++) printf(",p_%s", tm.codes[j]);
-        printf("\n");
-    } else {
-        printf("model %s: p(%s), positive if >= %.4g\n", model_path, tm.name, (double)thr);
-    }
-    for (int k = 0; k < nrec; k++) {
-        const char *rec = recs[k];
+    print_header(&k, model_path, fmt, &w);
+    for (int i = 0; i < nrec; i++) {
         /* One record at a time: a bad record affects only its own line. */
-        if (preprocess_file(rec, &pc, x) != 0) {
+        if (preprocess_file(recs[i], &k.pc, x) != 0) {
             nfail++;
-            fprintf(stderr, "kres: error: %s\n", kres_last_error());
-            if (fmt == OUT_JSON) {
-                jw_object_begin(&w);
-                jw_key(&w, "record"), jw_string(&w, rec);
-                jw_key(&w, "error"), jw_string(&w, kres_last_error());
-                jw_object_end(&w);
-            }
+            print_failure(recs[i], fmt, &w);
             continue;
         }
-        kres_forward(m, x, 1, 0, NULL);
-        const float *lg = kres_logits(m);
-        for (int j = 0; j < O; j++) probs[j] = sigmoid_stable(lg[j]);
-        float p = classifier_score(lg, O);
-        int pos = p >= thr;
-        if (fmt == OUT_JSON) {
-            jw_object_begin(&w);
-            jw_key(&w, "record"), jw_string(&w, rec);
-            jw_key(&w, "probability"), jw_number(&w, p);
-            jw_key(&w, "positive"), jw_bool(&w, pos);
-            if (tm.multilabel) {
-                jw_key(&w, "codes");
-                jw_object_begin(&w);
-                for (int j = 0; j < O; j++) jw_key(&w, tm.codes[j]), jw_number(&w, probs[j]);
-                jw_object_end(&w);
-            }
-            jw_object_end(&w);
-        } else if (fmt == OUT_CSV) {
-            printf("%s,%.6f,%d", rec, (double)p, pos);
-            if (tm.multilabel)
-                for (int j = 0; j < O; j++) printf(",%.6f", (double)probs[j]);
-            printf("\n");
-        } else {
-            printf("%-40s %.4f  %s", rec, (double)p, pos ? "POSITIVE" : "negative");
-            if (tm.multilabel)
-                for (int j = 0; j < O; j++) printf("  %s %.3f", tm.codes[j], (double)probs[j]);
-            printf("\n");
-        }
+        kres_forward(k.m, x, 1, 0, NULL);
+        const float *lg = kres_logits(k.m);
+        for (int j = 0; j < k.O; j++) probs[j] = sigmoid_stable(lg[j]);
+        print_record(&k, recs[i], classifier_score(lg, k.O), probs, fmt, &w);
     }
     if (fmt == OUT_JSON) {
         jw_array_end(&w);
@@ -174,13 +198,7 @@ int cmd_predict(int argc, char **argv) {
     free(probs);
     fflush(stdout);
     if (nfail) fprintf(stderr, "kres: error: predict: %d of %d records could not be scored\n", nfail, nrec);
-    rc = nfail ? KRES_EXIT_DATA : KRES_EXIT_OK;
-    goto done;
-model_fail:
-    rc = data_error();
-done:
-    if (m) kres_free(m);
-    ckpt_info_free(&info);
+    classifier_close(&k);
     record_list_free(&rs);
-    return rc;
+    return nfail ? KRES_EXIT_DATA : KRES_EXIT_OK;
 }
