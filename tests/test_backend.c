@@ -28,6 +28,7 @@
 #include "nn/cpu_features.h"
 #include "nn/fused.h"
 #include "nn/kres.h"
+#include "nn/threads.h"
 #include "test.h"
 
 typedef struct {
@@ -838,6 +839,40 @@ static int digest(void) {
     return 0;
 }
 
+/* omp_single_thread_calls (nn/threads.h): inside a region, even a team of one, library
+ * calls run on one thread, and the setting ends with the region. Then the dnnl backend's
+ * 1x1 convolutions at batch 1 and 2 (oneDNN's sgemm inside a one-thread region, where it
+ * used to open a nested team of new threads) against the reference, 1 vs 2 threads bit for
+ * bit. */
+static void test_single_thread_calls(void) {
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(2);
+    omp_single_thread_calls(); /* outside any region: no effect */
+    CHECK(omp_get_max_threads() == 2);
+    int inner_max = -1, nested_team = -1;
+#pragma omp parallel num_threads(1)
+    {
+        omp_single_thread_calls();
+        inner_max = omp_get_max_threads();
+#pragma omp parallel
+        nested_team = omp_get_num_threads();
+    }
+    CHECK(inner_max == 1);
+    CHECK(nested_team == 1);
+    CHECK(omp_get_max_threads() == 2); /* the region's setting did not leak */
+    omp_set_num_threads(saved);
+    nn_set_backend(NN_BACKEND_DNNL);
+    const Shape shapes[] = {
+        {1, 128, 196, 64, 1, 1, 0, 0, 0},
+        {1, 40, 24, 300, 1, 1, 0, 1, 0},
+        {2, 64, 128, 256, 1, 1, 0, 0, 0},
+    };
+    Rng r;
+    rng_seed(&r, 21);
+    check_forward_kernel("dnnl 1x1", conv1d_forward_dnnl, shapes, sizeof shapes / sizeof shapes[0], &r);
+    nn_set_backend(NN_BACKEND_FAST);
+}
+
 int main(int argc, char **argv) {
     if (argc == 2 && strcmp(argv[1], "--digest") == 0) return digest();
     test_paths();
@@ -852,6 +887,7 @@ int main(int argc, char **argv) {
     test_fused();
     test_cpu_features();
     test_model();
+    test_single_thread_calls();
     conv1d_dnnl_release();
     TEST_MAIN_END();
 }

@@ -27,6 +27,7 @@
 #include "nn/conv1d_fft.h"
 #include "nn/cpu_features.h"
 #include "nn/frozen.h"
+#include "nn/threads.h"
 
 #define DNNL_CHECK(call)                                                                   \
     do {                                                                                   \
@@ -464,8 +465,10 @@ static float *pw_workspace(size_t n) { /* grows during warm-up only; caller hold
     return grow_floats(&g_pw_ws, &g_pw_n, n);
 }
 
+/* Called inside our parallel regions only; runs on the calling thread (omp_single_thread_calls). */
 static void sgemm_rm(char ta, char tb, int m, int n, int k, float alpha, const float *A, int lda,
                      const float *B, int ldb, float beta, float *C, int ldc) {
+    omp_single_thread_calls();
     DNNL_CHECK(dnnl_sgemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc));
 }
 

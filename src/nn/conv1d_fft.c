@@ -20,6 +20,7 @@
 #include "common/util.h"
 #include "nn/cpu_features.h"
 #include "nn/frozen.h"
+#include "nn/threads.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -405,9 +406,10 @@ static struct {
 /* Row-major C = alpha op(A) op(B) + beta C through oneDNN's sgemm: JIT-compiled for the
  * CPU it runs on, so it does not depend on which core type OpenBLAS detected (OpenBLAS
  * 0.3.21 falls back to a generic SSE3 kernel on CPUs it does not know). Called inside our
- * parallel regions it runs on the calling thread. */
+ * parallel regions it runs on the calling thread (omp_single_thread_calls). */
 static void gemm(char ta, char tb, int m, int n, int k, float alpha, const float *A, int lda,
                  const float *B, int ldb, float beta, float *C, int ldc) {
+    omp_single_thread_calls();
     dnnl_status_t st = dnnl_sgemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
     KRES_ASSERT(st == dnnl_success);
 }
