@@ -839,6 +839,28 @@ static int digest(void) {
     return 0;
 }
 
+/* The FFT forward with fewer examples than threads (the whole team on each chunk) against
+ * the reference and, bit for bit, against one thread (the examples split): batch 1 through
+ * the register-blocked products and, with a long input, through sgemm. (With as many
+ * examples as threads the split path's chunks, and so its bits, depend on the thread count,
+ * as they always have: same bits are promised for the same thread count only.) */
+static void fft_forward_64(float *out, const float *inp, const float *weight, const float *bias, int B, int Cin,
+                           int Cout, int L, int K, int stride, int pad) {
+    KRES_ASSERT(stride == 1);
+    conv1d_fft_forward(out, inp, weight, bias, B, Cin, Cout, L, K, pad, 64);
+}
+
+static void test_fft_team(void) {
+    const Shape shapes[] = {
+        {1, 12, 16, 1024, 17, 1, 8, 1, 0},
+        {1, 9, 7, 4000, 17, 1, 8, 0, 0},
+        {1, 5, 6, 100, 9, 1, 0, 1, 0},
+    };
+    Rng r;
+    rng_seed(&r, 33);
+    check_forward_kernel("fft team", fft_forward_64, shapes, sizeof shapes / sizeof shapes[0], &r);
+}
+
 /* omp_single_thread_calls (nn/threads.h): inside a region, even a team of one, library
  * calls run on one thread, and the setting ends with the region. Then the dnnl backend's
  * 1x1 convolutions at batch 1 and 2 (oneDNN's sgemm inside a one-thread region, where it
@@ -888,6 +910,7 @@ int main(int argc, char **argv) {
     test_cpu_features();
     test_model();
     test_single_thread_calls();
+    test_fft_team();
     conv1d_dnnl_release();
     TEST_MAIN_END();
 }

@@ -450,14 +450,14 @@ typedef struct {
     size_t nbp;   /* padded columns of a chunk's spectrum matrices */
 } Geo;
 
-static void geometry(Geo *g, int B, int L, int Lo, int K, int N) {
+/* nt: the threads that split the examples (at most B). */
+static void geometry(Geo *g, int B, int L, int Lo, int K, int N, int nt) {
     g->N = N;
     g->K = K;
     g->M = N - K + 1;
     KRES_ASSERT(g->M >= 1);
     g->bins = N / 2 + 1;
     g->nblk = ceil_div(Lo > L ? Lo : L, g->M);
-    int nt = omp_get_max_threads();
     if (nt > B) nt = B;
     g->nt = nt < 1 ? 1 : nt;
     g->per_thread = ceil_div(B, g->nt);
@@ -609,12 +609,12 @@ static void window_spectra(float *S, const float *base, int C, int c0, int c1, i
     }
 }
 
-/* Inverse transforms of the chunk's stacked spectra S (C channels) into rows of `base`
- * (length len per (b, c)): out[j * M + m] (+)= IDFT[K - 1 + m] / N for the valid m. */
-static void window_outputs(float *base, const float *S, int C, int len, int b0, int ncols,
-                           const Geo *g, const Plan *p, int accumulate) {
+/* Inverse transforms of the chunk's stacked spectra S (C channels; those in [c0, c1) here)
+ * into rows of `base` (length len per (b, c)): out[j * M + m] (+)= IDFT[K - 1 + m] / N for the valid m. */
+static void window_outputs(float *base, const float *S, int C, int c0, int c1, int len, int b0,
+                           int ncols, const Geo *g, const Plan *p, int accumulate) {
     const float scale = 1.0f / (float)g->N;
-    for (int c = 0; c < C; c++) {
+    for (int c = c0; c < c1; c++) {
         const Planes s = {(float *)S + (size_t)c * g->nbp, 2 * (size_t)C * g->nbp,
                           (size_t)C * g->nbp};
         for (int col0 = 0; col0 < ncols; col0 += WIN) {
@@ -642,15 +642,48 @@ static int min_i(int a, int b) { return a < b ? a : b; }
 
 /* ---------------------------------------------------------------- forward ----------- */
 
-void conv1d_fft_forward(float *out, const float *inp, const float *weight, const float *bias,
-                        int B, int Cin, int Cout, int L, int K, int pad, int N) {
-    if (B <= 0) return;
-    const int Lo = L + 2 * pad - K + 1;
-    KRES_ASSERT(Lo >= 1 && K >= 1 && pad >= 0);
-    const Plan *p = plan_for(N);
-    Geo g;
-    geometry(&g, B, L, Lo, K, N);
-    const size_t nw = (size_t)Cout * Cin, ncol = round16(nw);
+/* Y_f (Cout, cols) = W_f (Cout, Cin) X_f: bin f's product of a chunk's stacked spectra X
+ * (Cin channels) with the kernel spectra KS, into Y (Cout channels). small_ok: the
+ * register-blocked kernel may take chunks of up to SMALL_COLS columns. */
+static void bin_product(float *Y, const float *KS, const float *X, int f, int Cin, int Cout, int ncols,
+                        const Geo *g, int small_ok) {
+    const size_t ncol = round16((size_t)Cout * Cin);
+    const float *kr = KS + f * 2 * ncol, *xr = X + f * 2 * (size_t)Cin * g->nbp;
+    float *yr = Y + f * 2 * (size_t)Cout * g->nbp;
+    if (ncols <= SMALL_COLS && small_ok)
+        complex_gemm_small(Cout, ncols, Cin, kr, kr + ncol, Cin, xr, xr + (size_t)Cin * g->nbp, (int)g->nbp, yr,
+                           yr + (size_t)Cout * g->nbp, (int)g->nbp);
+    else
+        complex_gemm(0, Cout, ncols, Cin, kr, kr + ncol, Cin, xr, xr + (size_t)Cin * g->nbp, (int)g->nbp, yr,
+                     yr + (size_t)Cout * g->nbp, (int)g->nbp);
+}
+
+/* Fewer examples than threads (batch 1 on a multi-core machine): the examples split
+ * across threads would leave all but B threads idle, so the whole team works on each chunk
+ * instead, splitting the input channels, then the bins, then the output channels. Every
+ * value is computed by the same code as with one thread: the same bits. */
+static void forward_team(float *out, const float *inp, const float *KS, int B, int Cin, int Cout,
+                         int L, int Lo, int pad, const Geo *g, const Plan *p, int nt) {
+    const size_t xb = 2 * (size_t)Cin * g->nbp, yb = 2 * (size_t)Cout * g->nbp;
+    float *X = workspace((size_t)g->bins * (xb + yb)), *Y = X + (size_t)g->bins * xb;
+    const int small = small_kernel_available();
+#pragma omp parallel num_threads(nt)
+    for (int b0 = 0; b0 < B; b0 += g->chunk) {
+        const int ncols = min_i(g->chunk, B - b0) * g->nblk;
+#pragma omp for schedule(static)
+        for (int c = 0; c < Cin; c++) window_spectra(X, inp, Cin, c, c + 1, L, b0, ncols, g, g->M, -pad, g->N, p);
+#pragma omp for schedule(static)
+        for (int f = 0; f < g->bins; f++) bin_product(Y, KS, X, f, Cin, Cout, ncols, g, small);
+#pragma omp for schedule(static)
+        for (int c = 0; c < Cout; c++) window_outputs(out, Y, Cout, c, c + 1, Lo, b0, ncols, g, p, 0);
+    }
+}
+
+/* The examples split across the threads, each with its own spectra workspace. */
+static void forward_split(float *out, const float *inp, const float *weight, int B, int Cin, int Cout,
+                          int L, int Lo, int K, int pad, const Geo *gp, const Plan *p) {
+    const Geo g = *gp;
+    const int N = g.N;
     const size_t xs = (size_t)g.bins * 2 * Cin * g.nbp, ys = (size_t)g.bins * 2 * Cout * g.nbp;
     const size_t per = xs + ys;
     float *thread_ws = workspace(g.nt * per);
@@ -661,25 +694,30 @@ void conv1d_fft_forward(float *out, const float *inp, const float *weight, const
         const int tid = omp_get_thread_num();
         float *X = thread_ws + (size_t)tid * per, *Y = X + xs;
         const int b_lo = tid * g.per_thread, b_hi = min_i(b_lo + g.per_thread, B);
-        const size_t xb = 2 * (size_t)Cin * g.nbp, yb = 2 * (size_t)Cout * g.nbp;
         for (int b0 = b_lo; b0 < b_hi; b0 += g.chunk) {
             const int ncols = min_i(g.chunk, b_hi - b0) * g.nblk;
             window_spectra(X, inp, Cin, 0, Cin, L, b0, ncols, &g, g.M, -pad, N, p);
-            const int small = ncols <= SMALL_COLS && small_ok;
-            for (int f = 0; f < g.bins; f++) { /* Y_f (Cout, cols) = W_f (Cout, Cin) X_f */
-                const float *kr = KS + f * 2 * ncol, *xr = X + f * xb;
-                float *yr = Y + f * yb;
-                if (small)
-                    complex_gemm_small(Cout, ncols, Cin, kr, kr + ncol, Cin, xr,
-                                       xr + (size_t)Cin * g.nbp, (int)g.nbp, yr,
-                                       yr + (size_t)Cout * g.nbp, (int)g.nbp);
-                else
-                    complex_gemm(0, Cout, ncols, Cin, kr, kr + ncol, Cin, xr,
-                                 xr + (size_t)Cin * g.nbp, (int)g.nbp, yr,
-                                 yr + (size_t)Cout * g.nbp, (int)g.nbp);
-            }
-            window_outputs(out, Y, Cout, Lo, b0, ncols, &g, p, 0);
+            for (int f = 0; f < g.bins; f++) bin_product(Y, KS, X, f, Cin, Cout, ncols, &g, small_ok);
+            window_outputs(out, Y, Cout, 0, Cout, Lo, b0, ncols, &g, p, 0);
         }
+    }
+}
+
+void conv1d_fft_forward(float *out, const float *inp, const float *weight, const float *bias,
+                        int B, int Cin, int Cout, int L, int K, int pad, int N) {
+    if (B <= 0) return;
+    const int Lo = L + 2 * pad - K + 1;
+    KRES_ASSERT(Lo >= 1 && K >= 1 && pad >= 0);
+    const Plan *p = plan_for(N);
+    Geo g;
+    const int team = omp_get_max_threads();
+    if (team > B && omp_get_level() == 0) {
+        /* every example in one chunk sequence, the whole team on each chunk */
+        geometry(&g, B, L, Lo, K, N, 1);
+        forward_team(out, inp, forward_spectra(weight, Cout, Cin, K, p), B, Cin, Cout, L, Lo, pad, &g, p, team);
+    } else {
+        geometry(&g, B, L, Lo, K, N, team);
+        forward_split(out, inp, weight, B, Cin, Cout, L, Lo, K, pad, &g, p);
     }
     if (bias) {
 #pragma omp parallel for schedule(static)
@@ -748,7 +786,7 @@ void conv1d_fft_backward(float *dinp, float *dweight, float *dbias, const float 
     KRES_ASSERT(Lo >= 1 && K >= 1 && pad >= 0);
     const Plan *p = plan_for(N);
     Geo g, ga;
-    geometry(&g, B, L, Lo, K, N);
+    geometry(&g, B, L, Lo, K, N, omp_get_max_threads());
     const size_t nw = (size_t)Cout * Cin, ncol = round16(nw);
     const size_t kss = (size_t)g.bins * 2 * ncol; /* kernel spectra, later the dW spectra */
     const size_t xs = (size_t)g.bins * 2 * Cin * g.nbp, ys = (size_t)g.bins * 2 * Cout * g.nbp;
@@ -819,7 +857,7 @@ void conv1d_fft_backward(float *dinp, float *dweight, float *dbias, const float 
                                      dr + (size_t)Cout * g.nbp, (int)g.nbp, xr,
                                      xr + (size_t)Cin * g.nbp, (int)g.nbp);
                     }
-                    window_outputs(dinp, X, Cin, L, b0, ncols, &g, p, 1);
+                    window_outputs(dinp, X, Cin, 0, Cin, L, b0, ncols, &g, p, 1);
                 }
             }
             if (wg) {
