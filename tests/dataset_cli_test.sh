@@ -68,4 +68,13 @@ if [ -d ../shared/data/ptbxl/records500 ]; then
     expect_exit 0 "shared 500 Hz" -- "$KRES" dataset ../shared/data/ptbxl --rate 500
     check "shared 500 Hz cohort" has "cohort             357 records: 71 positive, 286 negative" "$TMP/out"
 fi
+# A named task whose code the statements file lacks: the file is at fault (exit 1, named)
+D="$TMP/no2avb"
+mkdir -p "$D" && ln -s "$PWD/$S/records100" "$D/records100" && cp "$S/ptbxl_database.csv" "$D/"
+grep -v '^2AVB,' "$S/scp_statements.csv" >"$D/scp_statements.csv"
+expect_exit 1 "statements file without 2AVB" -- "$KRES" dataset "$D"
+check "error names the file and the code" \
+    grep -q "no2avb/scp_statements.csv: has no statement '2AVB', which task 'heart-block' needs" "$TMP/err"
+expect_exit 0 "a task it does not need still works" -- "$KRES" dataset "$D" --task lafb
+expect_exit 2 "an unknown code given by the user is a usage error" -- "$KRES" dataset "$S" --task 9AVB
 finish

@@ -165,6 +165,7 @@ int cmd_dataset(int argc, char **argv) {
     Task t;
     if (task_parse(task_spec, &db, &t) != 0) {
         ptbxl_close(&db);
+        if (task_is_named(task_spec)) return data_error(); /* the file lacks the task's codes */
         return usage_error(CMD, "--task: %s", kres_last_error());
     }
     Cohort c;

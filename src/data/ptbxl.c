@@ -418,7 +418,18 @@ int task_parse(const char *spec, const PtbxlDb *db, Task *t) {
     if (!spec || !*spec) return kres_fail(NULL, "empty task (use heart-block, avb, bbb, fascicular, cd or SCP codes)");
     for (size_t i = 0; i < sizeof NAMED_TASKS / sizeof NAMED_TASKS[0]; i++) {
         if (strcasecmp(spec, NAMED_TASKS[i].name) != 0) continue;
-        if (task_add_list(t, db, NAMED_TASKS[i].codes, NAMED_TASKS[i].name) != 0) return -1;
+        if (task_add_list(t, db, NAMED_TASKS[i].codes, NAMED_TASKS[i].name) != 0) {
+            /* the name is right, the data is not: say which file lacks which code (the
+             * codes before it were added, so it is token number t->ncodes of the list) */
+            const char *code = NAMED_TASKS[i].codes;
+            for (int k = 0; k < t->ncodes; k++) code = strchr(code, ',') + 1;
+            const int len = (int)strcspn(code, ",");
+            char path[sizeof db->dir + 32];
+            snprintf(path, sizeof path, "%s/scp_statements.csv", db->dir);
+            return kres_fail(path, "has no statement '%.*s', which task '%s' needs (%s); PTB-XL's own file "
+                                   "has them all: truncated, or not PTB-XL's?",
+                             len, code, NAMED_TASKS[i].name, NAMED_TASKS[i].codes);
+        }
         snprintf(t->name, sizeof t->name, "%s", NAMED_TASKS[i].name);
         snprintf(t->description, sizeof t->description, "%s", NAMED_TASKS[i].description);
         return 0;
@@ -443,6 +454,13 @@ int task_parse(const char *spec, const PtbxlDb *db, Task *t) {
     memcpy(t->name, name, sizeof name);
     snprintf(t->description, sizeof t->description, "any of the listed SCP codes");
     return 0;
+}
+
+int task_is_named(const char *spec) {
+    if (!spec) return 0;
+    for (size_t i = 0; i < sizeof NAMED_TASKS / sizeof NAMED_TASKS[0]; i++)
+        if (strcasecmp(spec, NAMED_TASKS[i].name) == 0) return 1;
+    return strcasecmp(spec, "cd") == 0;
 }
 
 /* ---- cohorts ----------------------------------------------------------------------- */

@@ -114,6 +114,9 @@ typedef struct {
  * error listing the valid ones). Codes of named tasks missing from the db's statements are
  * an error too (a truncated scp_statements.csv). */
 int task_parse(const char *spec, const PtbxlDb *db, Task *t);
+/* 1 for a built-in task name (heart-block, ..., cd): its failure is the data's fault, not
+ * the spec's. */
+int task_is_named(const char *spec);
 /* The built-in names, NULL-terminated, for help texts. */
 extern const char *const TASK_NAMES[];
 
