@@ -54,6 +54,9 @@ expect_exit 0 "resume a finished run" -- "$KRES" pretrain --data $S --out "$TMP/
 check "nothing left to do" grep -q '^steps        4 of 4' "$TMP/out"
 expect_exit 1 "resume with other options" -- "$KRES" pretrain --data $S --out "$TMP/enc.safetensors" "${TINY[@]}" --epochs 3 --quiet --resume
 check "names the changed option" grep -q "option 'epochs'" "$TMP/err"
+expect_exit 0 "stop before an epoch ends" -- "$KRES" pretrain --data $S --out "$TMP/part.safetensors" "${TINY[@]}" \
+    --epochs 2 --max-steps 1 --quiet
+check "no epoch's loss to show, said so (not nan)" grep -q '^last epoch   none finished in this run' "$TMP/out"
 expect_exit 0 "kres help pretrain" -- "$KRES" help pretrain
 
 # ---- probe, then eval and predict on its model ----
