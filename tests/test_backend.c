@@ -882,6 +882,9 @@ static void test_single_thread_calls(void) {
     CHECK(inner_max == 1);
     CHECK(nested_team == 1);
     CHECK(omp_get_max_threads() == 2); /* the region's setting did not leak */
+#pragma omp parallel num_threads(2)
+    omp_single_thread_calls(); /* every thread of a real team, the master included */
+    CHECK(omp_get_max_threads() == 2);
     omp_set_num_threads(saved);
     nn_set_backend(NN_BACKEND_DNNL);
     const Shape shapes[] = {
