@@ -11,6 +11,7 @@
  * Winograd forward (conv1d_winograd.c), with its cache of transformed weights and the
  * kres_freeze promise (nn/frozen.h) that lets it skip re-checking them. A small KRes model
  * with the FFT path forced must match the reference backend through the whole network. */
+#include <limits.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -508,7 +509,7 @@ static void check_forward_kernel(const char *name, ForwardFn fwd, const Shape *s
 static void test_direct(void) {
     if (!conv1d_direct_available()) {
         printf("test_backend: direct kernels skipped: %s\n", cpu_features_summary());
-        CHECK(!conv1d_direct_wins(1, 8, 8, 64, 17, 1, 8));
+        CHECK(!conv1d_direct_wins(1, 1, 8, 8, 64, 17, 1, 8));
         return;
     }
     static const Shape shapes[] = {
@@ -528,11 +529,20 @@ static void test_direct(void) {
     Rng r;
     rng_seed(&r, 7);
     check_forward_kernel("direct", conv1d_direct_forward, shapes, sizeof shapes / sizeof shapes[0], &r);
-    /* routing: batch 1 and 2 fp32 forwards take the direct path, batch 64 does not */
-    CHECK(conv1d_direct_wins(1, 128, 128, 1024, 17, 4, 8));
-    CHECK(conv1d_direct_wins(2, 256, 320, 16, 17, 1, 8));
-    CHECK(!conv1d_direct_wins(64, 128, 128, 1024, 17, 4, 8));
-    CHECK(!conv1d_direct_wins(1, 64, 128, 256, 1, 1, 0)); /* 1x1: the pointwise sgemm */
+    /* routing: batch 1 and 2 fp32 forwards take the direct path, batch 64 only in inference
+     * (frozen weights) on a CPU without AVX-512, or with the limit set in the environment */
+    CHECK(conv1d_direct_wins(1, 0, 128, 128, 1024, 17, 4, 8));
+    CHECK(conv1d_direct_wins(2, 0, 256, 320, 16, 17, 1, 8));
+    CHECK(!conv1d_direct_wins(64, 0, 128, 128, 1024, 17, 4, 8));
+    CHECK(conv1d_direct_wins(64, 1, 128, 128, 1024, 17, 4, 8) == !cpu_features()->avx512f);
+    CHECK(!conv1d_direct_wins(1, 0, 64, 128, 256, 1, 1, 0)); /* 1x1: the pointwise sgemm */
+    CHECK(conv1d_own_kernels_max_batch(0) == 2);
+    setenv("KRES_OWN_KERNELS_MAX_BATCH", "8", 1);
+    CHECK(conv1d_own_kernels_max_batch(1) == 8 && conv1d_own_kernels_max_batch(0) == 2);
+    CHECK(conv1d_direct_wins(8, 1, 128, 128, 1024, 17, 4, 8) && !conv1d_direct_wins(9, 1, 128, 128, 1024, 17, 4, 8));
+    setenv("KRES_OWN_KERNELS_MAX_BATCH", "many", 1); /* not a number: the default */
+    CHECK(conv1d_own_kernels_max_batch(1) == (cpu_features()->avx512f ? 2 : INT_MAX));
+    unsetenv("KRES_OWN_KERNELS_MAX_BATCH");
     {
         const int Cin = 6, Cout = 7, L = 45, K = 17, S = 4, P = 8, Lo = conv1d_out_len(L, K, S, P);
         float x[6 * 45], w[7 * 6 * 17], yd[7 * 12], yb[7 * 12];
@@ -561,7 +571,7 @@ static void test_direct(void) {
 static void test_winograd(void) {
     if (!conv1d_winograd_available()) {
         printf("test_backend: Winograd kernel skipped: %s\n", cpu_features_summary());
-        CHECK(!conv1d_winograd_wins(1, 128, 128, 1024, 17, 4, 8));
+        CHECK(!conv1d_winograd_wins(1, 1, 128, 128, 1024, 17, 4, 8));
         return;
     }
     static const Shape shapes[] = {
@@ -613,13 +623,14 @@ static void test_winograd(void) {
     free(x), free(w), free(y), free(yr), free(y0);
 
     /* routing: the KRes layers it wins on, and those it leaves to the direct kernels */
-    CHECK(conv1d_winograd_wins(1, 128, 128, 1024, 17, 4, 8)); /* units.0.conv2 */
-    CHECK(conv1d_winograd_wins(1, 196, 196, 256, 17, 4, 8));  /* units.1.conv2 */
-    CHECK(conv1d_winograd_wins(2, 196, 256, 64, 17, 1, 8));   /* units.2.conv1 */
-    CHECK(!conv1d_winograd_wins(1, 12, 64, 1024, 17, 1, 8));  /* stem */
-    CHECK(!conv1d_winograd_wins(1, 256, 256, 64, 17, 4, 8));  /* units.2.conv2: 16 outputs */
-    CHECK(!conv1d_winograd_wins(64, 128, 128, 1024, 17, 4, 8));
-    CHECK(!conv1d_winograd_wins(1, 128, 128, 256, 1, 1, 0)); /* 1x1 */
+    CHECK(conv1d_winograd_wins(1, 1, 128, 128, 1024, 17, 4, 8)); /* units.0.conv2 */
+    CHECK(conv1d_winograd_wins(1, 1, 196, 196, 256, 17, 4, 8));  /* units.1.conv2 */
+    CHECK(conv1d_winograd_wins(2, 1, 196, 256, 64, 17, 1, 8));   /* units.2.conv1 */
+    CHECK(!conv1d_winograd_wins(1, 1, 12, 64, 1024, 17, 1, 8));  /* stem */
+    CHECK(!conv1d_winograd_wins(1, 1, 256, 256, 64, 17, 4, 8));  /* units.2.conv2: 16 outputs */
+    CHECK(!conv1d_winograd_wins(1, 0, 128, 128, 1024, 17, 4, 8)); /* training: never */
+    CHECK(conv1d_winograd_wins(64, 1, 128, 128, 1024, 17, 4, 8) == !cpu_features()->avx512f);
+    CHECK(!conv1d_winograd_wins(1, 1, 128, 128, 256, 1, 1, 0)); /* 1x1 */
     {
         const int Ci = 64, Co = 64, Ln = 256, n_y = 64 * 64;
         const size_t n_x = (size_t)Ci * Ln, n_w = (size_t)Co * Ci * K;
@@ -628,7 +639,7 @@ static void test_winograd(void) {
         float *yd = xmalloc(n_y * sizeof(float));
         fill(xx, n_x, &r);
         fill(ww, n_w, &r);
-        CHECK(conv1d_out_len(Ln, K, S, P) == 64 && conv1d_winograd_wins(1, Ci, Co, Ln, K, S, P));
+        CHECK(conv1d_out_len(Ln, K, S, P) == 64 && conv1d_winograd_wins(1, 1, Ci, Co, Ln, K, S, P));
         conv1d_winograd_forward(yw, xx, ww, NULL, 1, Ci, Co, Ln, K, S, P);
         const int direct = conv1d_direct_available();
         if (direct) conv1d_direct_forward(yd, xx, ww, NULL, 1, Ci, Co, Ln, K, S, P);
@@ -642,6 +653,26 @@ static void test_winograd(void) {
         CHECK(!direct || memcmp(yd, yb, n_y * sizeof(float)) == 0);
         nn_set_backend(NN_BACKEND_FAST);
         free(xx), free(ww), free(yw), free(yb), free(yd);
+    }
+    if (!cpu_features()->avx512f) {
+        /* a frozen batch of 5 goes here too (AVX2 CPUs), a training batch of 5 to oneDNN */
+        const int Bb = 5, Ci = 64, Co = 64, Ln = 256, n_y = Bb * 64 * 64;
+        const size_t n_x = (size_t)Bb * Ci * Ln, n_w = (size_t)Co * Ci * K;
+        float *xx = xmalloc(n_x * sizeof(float)), *ww = xmalloc(n_w * sizeof(float));
+        float *yw = xmalloc(n_y * sizeof(float)), *yb = xmalloc(n_y * sizeof(float));
+        fill(xx, n_x, &r);
+        fill(ww, n_w, &r);
+        conv1d_winograd_forward(yw, xx, ww, NULL, Bb, Ci, Co, Ln, K, S, P);
+        nn_set_backend(NN_BACKEND_DNNL);
+        conv1d_dnnl_set_frozen_weights(1);
+        conv1d_forward(yb, xx, ww, NULL, Bb, Ci, Co, Ln, K, S, P, NULL, 0);
+        CHECK(memcmp(yw, yb, n_y * sizeof(float)) == 0);
+        conv1d_dnnl_set_frozen_weights(0);
+        conv1d_forward(yb, xx, ww, NULL, Bb, Ci, Co, Ln, K, S, P, NULL, 0);
+        CHECK(memcmp(yw, yb, n_y * sizeof(float)) != 0);
+        CHECK(rel_err(yb, yw, n_y) <= 2e-5);
+        nn_set_backend(NN_BACKEND_FAST);
+        free(xx), free(ww), free(yw), free(yb);
     }
     CHECK(conv1d_winograd_workspace_bytes() > 0);
     conv1d_winograd_release();

@@ -8,6 +8,7 @@
  *                       rows padded with zeros to a multiple of 8, T4 = Lout rounded up to 4. */
 #include "nn/conv1d_direct.h"
 
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,14 +42,26 @@ void conv1d_direct_release(void) {
 
 int conv1d_direct_available(void) { return cpu_avx2_kernels_enabled("KRES_CONV_DIRECT"); }
 
-int conv1d_direct_wins(int B, int Cin, int Cout, int L, int K, int stride, int pad) {
+int conv1d_own_kernels_max_batch(int frozen) {
+    if (!frozen) return 2;
+    const char *e = getenv("KRES_OWN_KERNELS_MAX_BATCH");
+    if (e && *e) {
+        char *end;
+        const long v = strtol(e, &end, 10);
+        if (*end == '\0' && v >= 0) return v > INT_MAX ? INT_MAX : (int)v;
+    }
+    return cpu_features()->avx512f ? 2 : INT_MAX;
+}
+
+int conv1d_direct_wins(int B, int frozen, int Cin, int Cout, int L, int K, int stride, int pad) {
     (void)Cin;
     (void)Cout;
     (void)L;
     /* At batch 1 this path beat oneDNN on every KRes layer it was measured on (stem, the
-     * stride-4 conv2 layers, the two deep conv1 layers: 1.2-2x); at batch 64 oneDNN's
-     * batched kernels win on the large layers, so only a few examples go this way. */
-    return B <= 2 && K >= 2 && stride >= 1 && pad >= 0 && pad < K && conv1d_direct_available();
+     * stride-4 conv2 layers, the two deep conv1 layers: 1.2-2x); for larger batches see
+     * conv1d_own_kernels_max_batch. */
+    return B >= 1 && B <= conv1d_own_kernels_max_batch(frozen) && K >= 2 && stride >= 1 && pad >= 0 &&
+           pad < K && conv1d_direct_available();
 }
 
 #ifdef KRES_DIRECT_X86

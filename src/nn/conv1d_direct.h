@@ -27,9 +27,20 @@
  * the environment makes it 0 (to compare with the other paths). */
 int conv1d_direct_available(void);
 
+/* How many examples kres's own forward kernels (direct, Winograd) take instead of oneDNN:
+ *   training (frozen 0)                2: oneDNN's batched kernels win at batch 64 (training
+ *                                         step 0.93-1.00 -> 1.11-1.16 s with them here);
+ *   inference (frozen != 0), AVX2 CPU  any: they beat oneDNN at every batch measured here,
+ *                                         1-64 (batch-64 forward 258-345 -> 211-229 ms at
+ *                                         2 threads, the stride-4 layers 1.3-2.5x);
+ *   inference, AVX-512 CPU             2: oneDNN's kernels are twice as wide as these AVX2
+ *                                         ones there, and larger batches are unmeasured.
+ * KRES_OWN_KERNELS_MAX_BATCH=N overrides the inference limits (for measuring). */
+int conv1d_own_kernels_max_batch(int frozen);
+
 /* 1 where the direct path is expected to beat oneDNN's primitives for this forward call:
- * fp32, K >= 2, few examples (B <= 2; measured on the KRes layers at batch 1 and 64). */
-int conv1d_direct_wins(int B, int Cin, int Cout, int L, int K, int stride, int pad);
+ * fp32, K >= 2, B <= conv1d_own_kernels_max_batch(frozen). */
+int conv1d_direct_wins(int B, int frozen, int Cin, int Cout, int L, int K, int stride, int pad);
 
 /* Forward convolution (conv1d.h contract), any stride >= 1, 0 <= pad < K. Requires
  * conv1d_direct_available(). */

@@ -553,12 +553,12 @@ void conv1d_forward_dnnl(float *out, const float *inp, const float *weight, cons
     }
     /* Winograd only with frozen weights: its transformed weights are cached, and in
      * training they would be recomputed every step */
-    if (prec == NN_PREC_FP32 && g_frozen && conv1d_winograd_wins(B, Cin, Cout, L, K, stride, pad)) {
+    if (prec == NN_PREC_FP32 && conv1d_winograd_wins(B, g_frozen, Cin, Cout, L, K, stride, pad)) {
         conv1d_winograd_forward(out, inp, weight, bias, B, Cin, Cout, L, K, stride, pad);
         pthread_mutex_unlock(&G.lock);
         return;
     }
-    if (prec == NN_PREC_FP32 && conv1d_direct_wins(B, Cin, Cout, L, K, stride, pad)) {
+    if (prec == NN_PREC_FP32 && conv1d_direct_wins(B, g_frozen, Cin, Cout, L, K, stride, pad)) {
         conv1d_direct_forward(out, inp, weight, bias, B, Cin, Cout, L, K, stride, pad);
         pthread_mutex_unlock(&G.lock);
         return;
