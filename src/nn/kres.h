@@ -78,7 +78,7 @@ const KresConfig *kres_config(const Kres *m);
 
 /* kres_params hands out a writable pointer, so it also ends a kres_freeze promise. */
 float *kres_params(Kres *m);          size_t kres_num_params(const Kres *m);
-float *kres_grads(Kres *m);           /* same layout as params */
+float *kres_grads(Kres *m);           /* same layout as params; allocated (zeroed) on first use */
 float *kres_buffers(Kres *m);         size_t kres_num_buffers(const Kres *m);
 size_t kres_num_encoder_params(const Kres *m); /* params[0, n) belong to the encoder */
 int kres_num_tensors(const Kres *m);
