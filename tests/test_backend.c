@@ -571,7 +571,7 @@ static void test_direct(void) {
 static void test_winograd(void) {
     if (!conv1d_winograd_available()) {
         printf("test_backend: Winograd kernel skipped: %s\n", cpu_features_summary());
-        CHECK(!conv1d_winograd_wins(1, 1, 128, 128, 1024, 17, 4, 8));
+        CHECK(!conv1d_winograd_wins(1, 128, 128, 1024, 17, 4, 8));
         return;
     }
     static const Shape shapes[] = {
@@ -623,14 +623,13 @@ static void test_winograd(void) {
     free(x), free(w), free(y), free(yr), free(y0);
 
     /* routing: the KRes layers it wins on, and those it leaves to the direct kernels */
-    CHECK(conv1d_winograd_wins(1, 1, 128, 128, 1024, 17, 4, 8)); /* units.0.conv2 */
-    CHECK(conv1d_winograd_wins(1, 1, 196, 196, 256, 17, 4, 8));  /* units.1.conv2 */
-    CHECK(conv1d_winograd_wins(2, 1, 196, 256, 64, 17, 1, 8));   /* units.2.conv1 */
-    CHECK(!conv1d_winograd_wins(1, 1, 12, 64, 1024, 17, 1, 8));  /* stem */
-    CHECK(!conv1d_winograd_wins(1, 1, 256, 256, 64, 17, 4, 8));  /* units.2.conv2: 16 outputs */
-    CHECK(!conv1d_winograd_wins(1, 0, 128, 128, 1024, 17, 4, 8)); /* training: never */
-    CHECK(conv1d_winograd_wins(64, 1, 128, 128, 1024, 17, 4, 8) == !cpu_features()->avx512f);
-    CHECK(!conv1d_winograd_wins(1, 1, 128, 128, 256, 1, 1, 0)); /* 1x1 */
+    CHECK(conv1d_winograd_wins(1, 128, 128, 1024, 17, 4, 8)); /* units.0.conv2 */
+    CHECK(conv1d_winograd_wins(1, 196, 196, 256, 17, 4, 8));  /* units.1.conv2 */
+    CHECK(conv1d_winograd_wins(2, 196, 256, 64, 17, 1, 8));   /* units.2.conv1 */
+    CHECK(!conv1d_winograd_wins(1, 12, 64, 1024, 17, 1, 8));  /* stem */
+    CHECK(!conv1d_winograd_wins(1, 256, 256, 64, 17, 4, 8));  /* units.2.conv2: 16 outputs */
+    CHECK(conv1d_winograd_wins(64, 128, 128, 1024, 17, 4, 8) == !cpu_features()->avx512f);
+    CHECK(!conv1d_winograd_wins(1, 128, 128, 256, 1, 1, 0)); /* 1x1 */
     {
         const int Ci = 64, Co = 64, Ln = 256, n_y = 64 * 64;
         const size_t n_x = (size_t)Ci * Ln, n_w = (size_t)Co * Ci * K;
@@ -639,7 +638,7 @@ static void test_winograd(void) {
         float *yd = xmalloc(n_y * sizeof(float));
         fill(xx, n_x, &r);
         fill(ww, n_w, &r);
-        CHECK(conv1d_out_len(Ln, K, S, P) == 64 && conv1d_winograd_wins(1, 1, Ci, Co, Ln, K, S, P));
+        CHECK(conv1d_out_len(Ln, K, S, P) == 64 && conv1d_winograd_wins(1, Ci, Co, Ln, K, S, P));
         conv1d_winograd_forward(yw, xx, ww, NULL, 1, Ci, Co, Ln, K, S, P);
         const int direct = conv1d_direct_available();
         if (direct) conv1d_direct_forward(yd, xx, ww, NULL, 1, Ci, Co, Ln, K, S, P);
@@ -648,14 +647,19 @@ static void test_winograd(void) {
         conv1d_dnnl_set_frozen_weights(1);
         conv1d_forward(yb, xx, ww, NULL, 1, Ci, Co, Ln, K, S, P, NULL, 0);
         CHECK(memcmp(yw, yb, n_y * sizeof(float)) == 0);
-        conv1d_dnnl_set_frozen_weights(0); /* training forwards: not cached, direct */
+        conv1d_dnnl_set_frozen_weights(0); /* training forwards: here too, transformed again */
+        ww[0] += 1.0f;                     /* the next step's weights */
+        conv1d_winograd_forward(yw, xx, ww, NULL, 1, Ci, Co, Ln, K, S, P);
+        ww[0] -= 1.0f;
         conv1d_forward(yb, xx, ww, NULL, 1, Ci, Co, Ln, K, S, P, NULL, 0);
-        CHECK(!direct || memcmp(yd, yb, n_y * sizeof(float)) == 0);
+        CHECK(memcmp(yw, yb, n_y * sizeof(float)) != 0); /* not the stale transform */
+        conv1d_winograd_forward(yw, xx, ww, NULL, 1, Ci, Co, Ln, K, S, P);
+        CHECK(memcmp(yw, yb, n_y * sizeof(float)) == 0);
         nn_set_backend(NN_BACKEND_FAST);
         free(xx), free(ww), free(yw), free(yb), free(yd);
     }
     if (!cpu_features()->avx512f) {
-        /* a frozen batch of 5 goes here too (AVX2 CPUs), a training batch of 5 to oneDNN */
+        /* batches of 5 go here too on AVX2 CPUs, frozen (inference) or not (training) */
         const int Bb = 5, Ci = 64, Co = 64, Ln = 256, n_y = Bb * 64 * 64;
         const size_t n_x = (size_t)Bb * Ci * Ln, n_w = (size_t)Co * Ci * K;
         float *xx = xmalloc(n_x * sizeof(float)), *ww = xmalloc(n_w * sizeof(float));
@@ -668,9 +672,9 @@ static void test_winograd(void) {
         conv1d_forward(yb, xx, ww, NULL, Bb, Ci, Co, Ln, K, S, P, NULL, 0);
         CHECK(memcmp(yw, yb, n_y * sizeof(float)) == 0);
         conv1d_dnnl_set_frozen_weights(0);
+        memset(yb, 0, n_y * sizeof(float));
         conv1d_forward(yb, xx, ww, NULL, Bb, Ci, Co, Ln, K, S, P, NULL, 0);
-        CHECK(memcmp(yw, yb, n_y * sizeof(float)) != 0);
-        CHECK(rel_err(yb, yw, n_y) <= 2e-5);
+        CHECK(memcmp(yw, yb, n_y * sizeof(float)) == 0);
         nn_set_backend(NN_BACKEND_FAST);
         free(xx), free(ww), free(yw), free(yb);
     }

@@ -29,7 +29,9 @@ int conv1d_direct_available(void);
 
 /* How many examples kres's own forward kernels (direct, Winograd) take instead of oneDNN:
  *   training (frozen 0)                2: oneDNN's batched kernels win at batch 64 (training
- *                                         step 0.93-1.00 -> 1.11-1.16 s with them here);
+ *                                         step 0.93-1.00 -> 1.11-1.16 s with the direct ones
+ *                                         here; Winograd uses the inference limit, see
+ *                                         conv1d_winograd_wins);
  *   inference (frozen != 0), AVX2 CPU  any: they beat oneDNN at every batch measured here,
  *                                         1-64 (batch-64 forward 258-345 -> 211-229 ms at
  *                                         2 threads, the stride-4 layers 1.3-2.5x);

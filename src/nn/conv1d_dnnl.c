@@ -551,9 +551,9 @@ void conv1d_forward_dnnl(float *out, const float *inp, const float *weight, cons
         pthread_mutex_unlock(&G.lock);
         return;
     }
-    /* Winograd only with frozen weights: its transformed weights are cached, and in
-     * training they would be recomputed every step */
-    if (prec == NN_PREC_FP32 && conv1d_winograd_wins(B, g_frozen, Cin, Cout, L, K, stride, pad)) {
+    /* with frozen weights the transformed weights are checked once per promise; in training
+     * the byte check sees the step's new weights and transforms them again */
+    if (prec == NN_PREC_FP32 && conv1d_winograd_wins(B, Cin, Cout, L, K, stride, pad)) {
         conv1d_winograd_forward(out, inp, weight, bias, B, Cin, Cout, L, K, stride, pad);
         pthread_mutex_unlock(&G.lock);
         return;
