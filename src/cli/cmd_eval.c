@@ -152,42 +152,26 @@ static int write_fold_scores(const char *path, const Cohort *coh, const int *te,
  * a->data_dir, and evaluate at the threshold stored in the checkpoint (chosen on the
  * validation fold during training) unless --threshold/--threshold-rule overrides it. */
 static int eval_model_path(const EvalArgs *a) {
-    Kres *m = NULL;
-    CkptInfo info;
+    Classifier k;
     PtbxlDb db;
     Task task;
     Cohort coh;
-    TaskMeta tm;
-    PreprocConfig pc;
     int have_db = 0, have_coh = 0, rc = KRES_EXIT_DATA;
     int *tr = NULL, *va = NULL, *te = NULL, *labels = NULL;
     float *scores = NULL;
-    memset(&info, 0, sizeof info);
-    if (ckpt_load(a->model_path, 64, &m, &info) != 0) goto fail;
-    if (strcmp(info.kind, "classifier") != 0) {
-        kres_fail(a->model_path, "checkpoint kind is '%s', not a classifier (train one with 'kres train')", info.kind);
-        goto fail;
-    }
-    if (task_json_parse(info.task_json, a->model_path, &tm) != 0) goto fail;
-    if (!info.preprocess_json) {
-        kres_fail(a->model_path, "checkpoint has no 'preprocess' metadata");
-        goto fail;
-    }
-    if (preproc_from_json(info.preprocess_json, &pc) != 0) {
-        char msg[800];
-        snprintf(msg, sizeof msg, "%s", kres_last_error());
-        kres_fail(a->model_path, "preprocess metadata: %s", msg);
-        goto fail;
-    }
-    if (isnan(info.threshold) && !a->have_threshold && !a->rule) {
+    if (classifier_open(a->model_path, 64, &k) != 0) goto fail;
+    const CkptInfo *ci = &k.info;
+    const TaskMeta *tm = &k.tm;
+    const PreprocConfig *pc = &k.pc;
+    if (isnan(ci->threshold) && !a->have_threshold && !a->rule) {
         kres_fail(a->model_path, "checkpoint stores no threshold; give --threshold or --threshold-rule");
         goto fail;
     }
     if (ptbxl_open(a->data_dir, &db) != 0) goto fail;
     have_db = 1;
-    if (task_parse(tm.name, &db, &task) != 0) goto fail;
+    if (task_parse(tm->name, &db, &task) != 0) goto fail;
     CohortOptions co = cohort_options_default();
-    co.protocol = tm.protocol, co.rate = tm.rate, co.min_likelihood = tm.min_likelihood;
+    co.protocol = tm->protocol, co.rate = tm->rate, co.min_likelihood = tm->min_likelihood;
     co.check_files = 2; /* the records the trainer and the probe scored: bad ones left out */
     if (cohort_build(&db, &task, co, &coh) != 0) goto fail;
     have_coh = 1;
@@ -208,25 +192,25 @@ static int eval_model_path(const EvalArgs *a) {
     }
     scores = xmalloc((size_t)nte * sizeof(float));
     labels = xmalloc((size_t)nte * sizeof(int));
-    if (classifier_infer(m, 64, &coh, te, nte, &pc, NULL, scores) != 0) goto fail;
+    if (classifier_infer(k.m, 64, &coh, te, nte, pc, NULL, scores) != 0) goto fail;
     for (int i = 0; i < nte; i++) labels[i] = coh.label[te[i]];
     if (a->scores_out && write_fold_scores(a->scores_out, &coh, te, scores, labels, nte) != 0) goto fail;
     /* Metrics on data the model was selected or trained on are optimistic: say so. */
-    const char *vf = ckpt_meta(&info, "val_fold"), *tf = ckpt_meta(&info, "test_fold");
+    const char *vf = ckpt_meta(ci, "val_fold"), *tf = ckpt_meta(ci, "test_fold");
     if (vf && tf && atoi(tf) != a->fold)
         fprintf(stderr, "kres: warning: eval: fold %d is %s of this model (its held-out fold is %s); the metrics are optimistic\n",
                 a->fold, atoi(vf) == a->fold ? "the validation fold" : "a training fold", atoi(tf) ? tf : "none");
     if (!a->json)
         printf("model        %s\ntask         %s (%s protocol, %d Hz records), fold %d\n", a->model_path, task.name,
-               protocol_name(tm.protocol), tm.rate, a->fold);
+               protocol_name(tm->protocol), tm->rate, a->fold);
     if (a->have_threshold || a->rule) {
         rc = eval_scores_and_print(scores, labels, nte, a);
     } else {
         /* The stored threshold: chosen on validation data, so the metrics at it are honest. */
         EvalResult res;
-        int er = eval_binary(scores, labels, nte, info.threshold, &a->opts, &res);
+        int er = eval_binary(scores, labels, nte, ci->threshold, &a->opts, &res);
         if (er < 0) goto fail;
-        const char *how = ckpt_meta(&info, "threshold_rule");
+        const char *how = ckpt_meta(ci, "threshold_rule");
         snprintf(res.threshold_rule, sizeof res.threshold_rule, "stored: %.38s", how ? how : "in checkpoint");
         eval_print(&res, a->json, stdout);
         fflush(stdout);
@@ -239,8 +223,7 @@ done:
     free(tr), free(va), free(te), free(scores), free(labels);
     if (have_coh) cohort_free(&coh);
     if (have_db) ptbxl_close(&db);
-    if (m) kres_free(m);
-    ckpt_info_free(&info);
+    classifier_close(&k);
     return rc;
 }
 

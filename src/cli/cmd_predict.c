@@ -50,43 +50,6 @@ static int flag_format(const char *cmd, const char *flag, const char *v, void *d
     return 0;
 }
 
-/* A classifier checkpoint with what scoring needs from its metadata. */
-typedef struct {
-    Kres *m;
-    CkptInfo info;
-    TaskMeta tm;
-    PreprocConfig pc;
-    int O;                        /* outputs: 1, or one per SCP code (multilabel) */
-    float thr;                    /* the stored decision threshold */
-} Classifier;
-
-/* Load and check: a classifier with a task, a preprocessing chain and a threshold, whose
- * shapes agree with them. 0, or -1 with kres_fail naming the file. */
-static int classifier_open(const char *path, Classifier *k) {
-    memset(k, 0, sizeof *k);
-    if (ckpt_load(path, 1, &k->m, &k->info) != 0) return -1;
-    kres_freeze(k->m, 1); /* the weights stay as loaded: cached conv transforms checked once */
-    if (strcmp(k->info.kind, "classifier") != 0)
-        return kres_fail(path, "checkpoint kind is '%s', not a classifier (train one with 'kres train')", k->info.kind);
-    if (task_json_parse(k->info.task_json, path, &k->tm) != 0) return -1;
-    if (!k->info.preprocess_json || preproc_from_json(k->info.preprocess_json, &k->pc) != 0)
-        return kres_fail(path, "checkpoint has no valid 'preprocess' metadata");
-    if (isnan(k->info.threshold)) return kres_fail(path, "checkpoint stores no decision threshold");
-    const KresConfig *mc = kres_config(k->m);
-    k->O = mc->n_outputs;
-    if (k->O < 1 || mc->in_len != k->pc.length || mc->in_leads != KRES_NLEADS ||
-        (k->tm.multilabel && k->O != k->tm.ncodes))
-        return kres_fail(path, "model (%d outputs, input %d x %d) does not match its task/preprocessing metadata",
-                         k->O, mc->in_leads, mc->in_len);
-    k->thr = (float)k->info.threshold;
-    return 0;
-}
-
-static void classifier_close(Classifier *k) {
-    if (k->m) kres_free(k->m);
-    ckpt_info_free(&k->info);
-}
-
 static void print_header(const Classifier *k, const char *model_path, int fmt, JsonWriter *w) {
     if (fmt == OUT_JSON) {
         jw_object_begin(w);
@@ -101,13 +64,13 @@ static void print_header(const Classifier *k, const char *model_path, int fmt, J
             for (int j = 0; j < k->O; j++) printf(",p_%s", k->tm.codes[j]);
         printf("\n");
     } else {
-        printf("model %s: p(%s), positive if >= %.4g\n", model_path, k->tm.name, (double)k->thr);
+        printf("model %s: p(%s), positive if >= %.4g\n", model_path, k->tm.name, (double)k->info.threshold);
     }
 }
 
 /* One scored record: task probability p, its decision, per-output probabilities. */
 static void print_record(const Classifier *k, const char *rec, float p, const float *probs, int fmt, JsonWriter *w) {
-    const int pos = p >= k->thr, O = k->O, ml = k->tm.multilabel;
+    const int pos = p >= (float)k->info.threshold, O = k->O, ml = k->tm.multilabel;
     if (fmt == OUT_JSON) {
         jw_object_begin(w);
         jw_key(w, "record"), jw_string(w, rec);
@@ -164,11 +127,13 @@ int cmd_predict(int argc, char **argv) {
     if (threads > 0) omp_set_num_threads(threads);
 
     Classifier k;
-    if (classifier_open(model_path, &k) != 0) {
+    if (classifier_open(model_path, 1, &k) != 0 ||
+        (isnan(k.info.threshold) && kres_fail(model_path, "checkpoint stores no decision threshold"))) {
         classifier_close(&k);
         record_list_free(&rs);
         return data_error();
     }
+    kres_freeze(k.m, 1); /* the weights stay as loaded: cached conv transforms checked once */
     float *x = xmalloc((size_t)KRES_NLEADS * k.pc.length * sizeof(float));
     float *probs = xmalloc((size_t)k.O * sizeof(float));
     int nfail = 0;

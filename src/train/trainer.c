@@ -188,6 +188,33 @@ int classifier_infer(Kres *m, int max_batch, const Cohort *c, const int *idx, in
     return rc;
 }
 
+int classifier_open(const char *path, int max_batch, Classifier *k) {
+    memset(k, 0, sizeof *k);
+    if (ckpt_load(path, max_batch, &k->m, &k->info) != 0) return -1;
+    if (strcmp(k->info.kind, "classifier") != 0)
+        return kres_fail(path, "checkpoint kind is '%s', not a classifier (train one with 'kres train')", k->info.kind);
+    if (task_json_parse(k->info.task_json, path, &k->tm) != 0) return -1;
+    if (!k->info.preprocess_json) return kres_fail(path, "checkpoint has no 'preprocess' metadata");
+    if (preproc_from_json(k->info.preprocess_json, &k->pc) != 0) {
+        char why[800]; /* kres_fail would overwrite the message it formats from */
+        snprintf(why, sizeof why, "%s", kres_last_error());
+        return kres_fail(path, "preprocess metadata: %s", why);
+    }
+    const KresConfig *mc = kres_config(k->m);
+    k->O = mc->n_outputs;
+    if (k->O < 1 || mc->in_len != k->pc.length || mc->in_leads != KRES_NLEADS ||
+        (k->tm.multilabel && k->O != k->tm.ncodes))
+        return kres_fail(path, "model (%d outputs, input %d x %d) does not match its task/preprocessing metadata",
+                         k->O, mc->in_leads, mc->in_len);
+    return 0;
+}
+
+void classifier_close(Classifier *k) {
+    if (k->m) kres_free(k->m);
+    ckpt_info_free(&k->info);
+    memset(k, 0, sizeof *k);
+}
+
 /* ---- training ------------------------------------------------------------------------- */
 
 /* Everything train_classifier owns, so that one cleanup path frees it on any exit. */

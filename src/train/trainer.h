@@ -32,6 +32,7 @@
 
 #include "data/preprocess.h"
 #include "data/ptbxl.h"
+#include "nn/checkpoint.h"
 #include "nn/kres.h"
 
 typedef struct {
@@ -144,5 +145,21 @@ typedef struct {
 } TaskMeta;
 /* Parse task JSON (as written by task_json_make); path names the checkpoint in errors. */
 int task_json_parse(const char *json, const char *path, TaskMeta *t);
+
+/* A classifier checkpoint opened for scoring, with what its metadata says. */
+typedef struct {
+    Kres *m;
+    CkptInfo info;             /* info.threshold: the stored one, NaN if none */
+    TaskMeta tm;
+    PreprocConfig pc;
+    int O;                     /* outputs: 1, or one per SCP code (multilabel) */
+} Classifier;
+
+/* Load path (activations for max_batch examples) and check it: kind "classifier", task and
+ * preprocessing metadata that parse, and outputs and input shape that agree with them.
+ * Whether a stored threshold is needed is the caller's to check. 0, or -1 with kres_fail
+ * naming the file; classifier_close in both cases. */
+int classifier_open(const char *path, int max_batch, Classifier *k);
+void classifier_close(Classifier *k);
 
 #endif
