@@ -536,12 +536,12 @@ static void test_direct(void) {
     CHECK(!conv1d_direct_wins(64, 0, 128, 128, 1024, 17, 4, 8));
     CHECK(conv1d_direct_wins(64, 1, 128, 128, 1024, 17, 4, 8) == !cpu_features()->avx512f);
     CHECK(!conv1d_direct_wins(1, 0, 64, 128, 256, 1, 1, 0)); /* 1x1: the pointwise sgemm */
-    CHECK(conv1d_own_kernels_max_batch(0) == 2);
+    CHECK(!conv1d_direct_wins(3, 0, 128, 128, 1024, 17, 4, 8)); /* training: at most 2 */
     setenv("KRES_OWN_KERNELS_MAX_BATCH", "8", 1);
-    CHECK(conv1d_own_kernels_max_batch(1) == 8 && conv1d_own_kernels_max_batch(0) == 2);
+    CHECK(conv1d_own_kernels_max_batch() == 8 && !conv1d_direct_wins(3, 0, 128, 128, 1024, 17, 4, 8));
     CHECK(conv1d_direct_wins(8, 1, 128, 128, 1024, 17, 4, 8) && !conv1d_direct_wins(9, 1, 128, 128, 1024, 17, 4, 8));
     setenv("KRES_OWN_KERNELS_MAX_BATCH", "many", 1); /* not a number: the default */
-    CHECK(conv1d_own_kernels_max_batch(1) == (cpu_features()->avx512f ? 2 : INT_MAX));
+    CHECK(conv1d_own_kernels_max_batch() == (cpu_features()->avx512f ? 2 : INT_MAX));
     unsetenv("KRES_OWN_KERNELS_MAX_BATCH");
     {
         const int Cin = 6, Cout = 7, L = 45, K = 17, S = 4, P = 8, Lo = conv1d_out_len(L, K, S, P);

@@ -156,10 +156,10 @@ int cmd_pretrain(int argc, char **argv) {
            r.corpus.n_ptbxl, r.corpus.n_plain, r.corpus.n_excluded, pair_mode_name(o.pairs));
     printf("steps        %ld of %ld (%ld per epoch)%s\n", r.end_step, r.total_steps, r.steps_per_epoch,
            r.completed ? "" : ", not finished: continue with --resume");
-    if (r.end_step > r.start_step && isnan(r.last_loss))
-        printf("last epoch   none finished in this run (--max-steps before the epoch's end)\n");
-    else if (r.end_step > r.start_step)
-        printf("last epoch   loss %.4f, positive-pair accuracy %.3f\n", r.last_loss, r.last_accuracy);
+    if (r.end_step > r.start_step) {
+        if (isnan(r.last_loss)) printf("last epoch   none finished in this run (--max-steps before the epoch's end)\n");
+        else printf("last epoch   loss %.4f, positive-pair accuracy %.3f\n", r.last_loss, r.last_accuracy);
+    }
     printf("speed        %.1f ECGs/s (%.1f views/s), %.1f s\n", r.samples_per_s, 2 * r.samples_per_s, r.seconds);
     printf("encoder      %s\n", o.out_path);
     printf("log          %s\n", o.log_path);

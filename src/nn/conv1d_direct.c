@@ -42,8 +42,7 @@ void conv1d_direct_release(void) {
 
 int conv1d_direct_available(void) { return cpu_avx2_kernels_enabled("KRES_CONV_DIRECT"); }
 
-int conv1d_own_kernels_max_batch(int frozen) {
-    if (!frozen) return 2;
+int conv1d_own_kernels_max_batch(void) {
     const char *e = getenv("KRES_OWN_KERNELS_MAX_BATCH");
     if (e && *e) {
         char *end;
@@ -60,7 +59,7 @@ int conv1d_direct_wins(int B, int frozen, int Cin, int Cout, int L, int K, int s
     /* At batch 1 this path beat oneDNN on every KRes layer it was measured on (stem, the
      * stride-4 conv2 layers, the two deep conv1 layers: 1.2-2x); for larger batches see
      * conv1d_own_kernels_max_batch. */
-    return B >= 1 && B <= conv1d_own_kernels_max_batch(frozen) && K >= 2 && stride >= 1 && pad >= 0 &&
+    return B >= 1 && B <= (frozen ? conv1d_own_kernels_max_batch() : 2) && K >= 2 && stride >= 1 && pad >= 0 &&
            pad < K && conv1d_direct_available();
 }
 

@@ -27,21 +27,18 @@
  * the environment makes it 0 (to compare with the other paths). */
 int conv1d_direct_available(void);
 
-/* How many examples kres's own forward kernels (direct, Winograd) take instead of oneDNN:
- *   training (frozen 0)                2: oneDNN's batched kernels win at batch 64 (training
- *                                         step 0.93-1.00 -> 1.11-1.16 s with the direct ones
- *                                         here; Winograd uses the inference limit, see
- *                                         conv1d_winograd_wins);
- *   inference (frozen != 0), AVX2 CPU  any: they beat oneDNN at every batch measured here,
- *                                         1-64 (batch-64 forward 258-345 -> 211-229 ms at
- *                                         2 threads, the stride-4 layers 1.3-2.5x);
- *   inference, AVX-512 CPU             2: oneDNN's kernels are twice as wide as these AVX2
- *                                         ones there, and larger batches are unmeasured.
- * KRES_OWN_KERNELS_MAX_BATCH=N overrides the inference limits (for measuring). */
-int conv1d_own_kernels_max_batch(int frozen);
+/* How many examples kres's own forward kernels (Winograd always, the direct ones in
+ * inference) take instead of oneDNN: every batch on a CPU without AVX-512, where they beat
+ * oneDNN at every size measured (1-64: batch-64 inference 258-345 -> 211-229 ms at 2
+ * threads, the stride-4 layers 1.3-2.5x; the Winograd training forward 7-14% faster); 2 on
+ * AVX-512 CPUs, where oneDNN's kernels are twice as wide as these AVX2 ones and larger
+ * batches are unmeasured. KRES_OWN_KERNELS_MAX_BATCH=N overrides it (for measuring). */
+int conv1d_own_kernels_max_batch(void);
 
 /* 1 where the direct path is expected to beat oneDNN's primitives for this forward call:
- * fp32, K >= 2, B <= conv1d_own_kernels_max_batch(frozen). */
+ * fp32, K >= 2, and B <= 2 in training (frozen 0: oneDNN's batched kernels win there, the
+ * step measured 0.93-1.00 -> 1.11-1.16 s with the direct kernels at batch 64), B <=
+ * conv1d_own_kernels_max_batch() in inference (frozen weights). */
 int conv1d_direct_wins(int B, int frozen, int Cin, int Cout, int L, int K, int stride, int pad);
 
 /* Forward convolution (conv1d.h contract), any stride >= 1, 0 <= pad < K. Requires

@@ -680,14 +680,13 @@ static void forward_team(float *out, const float *inp, const float *KS, int B, i
 }
 
 /* The examples split across the threads, each with its own spectra workspace. */
-static void forward_split(float *out, const float *inp, const float *weight, int B, int Cin, int Cout,
-                          int L, int Lo, int K, int pad, const Geo *gp, const Plan *p) {
+static void forward_split(float *out, const float *inp, const float *KS, int B, int Cin, int Cout,
+                          int L, int Lo, int pad, const Geo *gp, const Plan *p) {
     const Geo g = *gp;
     const int N = g.N;
     const size_t xs = (size_t)g.bins * 2 * Cin * g.nbp, ys = (size_t)g.bins * 2 * Cout * g.nbp;
     const size_t per = xs + ys;
     float *thread_ws = workspace(g.nt * per);
-    const float *KS = forward_spectra(weight, Cout, Cin, K, p);
     const int small_ok = small_kernel_available();
 #pragma omp parallel num_threads(g.nt)
     {
@@ -709,16 +708,14 @@ void conv1d_fft_forward(float *out, const float *inp, const float *weight, const
     const int Lo = L + 2 * pad - K + 1;
     KRES_ASSERT(Lo >= 1 && K >= 1 && pad >= 0);
     const Plan *p = plan_for(N);
-    Geo g;
+    const float *KS = forward_spectra(weight, Cout, Cin, K, p);
     const int team = omp_get_max_threads();
-    if (team > B && omp_get_level() == 0) {
-        /* every example in one chunk sequence, the whole team on each chunk */
-        geometry(&g, B, L, Lo, K, N, 1);
-        forward_team(out, inp, forward_spectra(weight, Cout, Cin, K, p), B, Cin, Cout, L, Lo, pad, &g, p, team);
-    } else {
-        geometry(&g, B, L, Lo, K, N, team);
-        forward_split(out, inp, weight, B, Cin, Cout, L, Lo, K, pad, &g, p);
-    }
+    /* fewer examples than threads: every example in one chunk sequence, the team on each */
+    const int whole_team = team > B && omp_get_level() == 0;
+    Geo g;
+    geometry(&g, B, L, Lo, K, N, whole_team ? 1 : team);
+    if (whole_team) forward_team(out, inp, KS, B, Cin, Cout, L, Lo, pad, &g, p, team);
+    else forward_split(out, inp, KS, B, Cin, Cout, L, Lo, pad, &g, p);
     if (bias) {
 #pragma omp parallel for schedule(static)
         for (int r = 0; r < B * Cout; r++) {

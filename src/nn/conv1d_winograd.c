@@ -244,7 +244,7 @@ void conv1d_winograd_release(void) {
 int conv1d_winograd_available(void) { return cpu_avx2_kernels_enabled("KRES_CONV_WINOGRAD"); }
 
 int conv1d_winograd_wins(int B, int Cin, int Cout, int L, int K, int stride, int pad) {
-    if (B < 1 || B > conv1d_own_kernels_max_batch(1) || K < 8 || stride < 1 || pad < 0 || L + 2 * pad < K) return 0;
+    if (B < 1 || B > conv1d_own_kernels_max_batch() || K < 8 || stride < 1 || pad < 0 || L + 2 * pad < K) return 0;
     const int Lout = (L + 2 * pad - K) / stride + 1;
     /* Measured on the KRes layers at batch 1 (one thread): faster than the direct kernels
      * from 16 tiles (Lout >= 64) with >= 64 channels each side; the stem (12 inputs) and

@@ -40,7 +40,7 @@
 int conv1d_winograd_available(void);
 
 /* 1 where this path is expected to beat the direct kernels and oneDNN for a forward:
- * B <= conv1d_own_kernels_max_batch(1) (conv1d_direct.h; in training too: the transformed
+ * B <= conv1d_own_kernels_max_batch() (conv1d_direct.h; in training too: the transformed
  * weights are then recomputed each step, which costs little next to a batch's products, and
  * the training step measured 7-14% faster), long kernels, enough outputs to fill the 16-tile
  * kernel and enough channels to amortise the transforms. */

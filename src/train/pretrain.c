@@ -586,7 +586,6 @@ typedef struct {
     TrainLog log;
     Progress prog;
     RunPos pos;
-    int first_epoch_logged;
     double t0;
 } Run;
 
@@ -730,8 +729,7 @@ static int load_views(Run *u, int epoch, long s) {
 /* The epoch's means into r, the log and the progress line. */
 static int end_epoch(Run *u, PretrainResult *r, int epoch, double sps, double el) {
     const double ml = u->pos.ep_loss / u->spe, ma = u->pos.ep_acc / u->spe;
-    if (!u->first_epoch_logged) r->first_loss = ml;
-    u->first_epoch_logged = 1;
+    if (isnan(r->first_loss)) r->first_loss = ml; /* NaN until this run's first epoch ends */
     r->last_loss = ml;
     r->last_accuracy = ma;
     JsonWriter w;
