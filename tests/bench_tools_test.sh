@@ -37,6 +37,19 @@ if ! grep -qE 'avx512_bf16|amx_bf16' /proc/cpuinfo; then
     check "accuracy_sample: identical without bf16" grep -q 'curves identical: yes' "$TMP/out"
 fi
 
+# avx512_check.sh: on a CPU without AVX-512 it says so and stops; FORCE=1 runs every step
+# (both sides the AVX2 build then) on tiny sizes, so that the script cannot rot.
+if ! grep -q ' avx512f ' /proc/cpuinfo; then
+    expect_exit 0 "avx512_check.sh without AVX-512" -- env BUILD="$BIN" bash bench/avx512_check.sh
+    check "avx512_check: says there is nothing to compare" grep -q 'no AVX-512F+VL; nothing to compare' "$TMP/out"
+fi
+expect_exit 0 "avx512_check.sh, every step" -- env FORCE=1 BUILD="$BIN" ROUNDS=2 LAT_REPS=1 INFER_REPS=1 \
+    BATCH=2 LEN=256 THREADS=1 bash bench/avx512_check.sh
+check "avx512_check: bit-for-bit test passed" grep -q '^[0-9]* passed, 0 failed' "$TMP/out"
+check "avx512_check: latency median and ratio" grep -q '^median: avx2 [0-9.]* ms, avx512 [0-9.]* ms: [0-9.]*x$' "$TMP/out"
+check "avx512_check: per-layer tables of both" test "$(grep -c '^total [0-9.]* ms per forward' "$TMP/out")" -eq 2
+check "avx512_check: inference rounds" test "$(grep -c '^round [12]: default [0-9.]*  own avx512 kernels [0-9.]*$' "$TMP/out")" -eq 2
+
 # summarize.py (bench/run.sh's table) on a made-up two-round result: the ratio of medians
 # and the paired per-round ratios. Needs python3; skipped without it.
 if command -v python3 >/dev/null 2>&1; then

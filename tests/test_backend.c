@@ -896,6 +896,86 @@ static void test_fft_team(void) {
     check_forward_kernel("fft team", fft_forward_64, shapes, sizeof shapes / sizeof shapes[0], &r);
 }
 
+/* The FFT forward at its own best length (the register-blocked complex products at batch 1). */
+static void fft_forward_best(float *out, const float *inp, const float *weight, const float *bias, int B,
+                             int Cin, int Cout, int L, int K, int stride, int pad) {
+    KRES_ASSERT(stride == 1);
+    conv1d_fft_forward(out, inp, weight, bias, B, Cin, Cout, L, K, pad,
+                       conv1d_fft_best_n(B, Cin, Cout, L, K, 1, pad));
+}
+
+/* y = fwd(shape) with fixed inputs (seeded per shape), NaN-filled first. */
+static void run_forward(float *y, ForwardFn fwd, const Shape *s, unsigned seed) {
+    const int Lo = conv1d_out_len(s->L, s->K, s->S, s->P);
+    const size_t nx = (size_t)s->B * s->Cin * s->L, nw = (size_t)s->Cout * s->Cin * s->K;
+    float *x = xmalloc(nx * sizeof(float)), *w = xmalloc(nw * sizeof(float));
+    float *bias = xmalloc((size_t)s->Cout * sizeof(float));
+    Rng r;
+    rng_seed(&r, seed);
+    fill(x, nx, &r);
+    fill(w, nw, &r);
+    fill(bias, (size_t)s->Cout, &r);
+    for (size_t i = 0; i < (size_t)s->B * s->Cout * Lo; i++) y[i] = NAN;
+    fwd(y, x, w, s->bias ? bias : NULL, s->B, s->Cin, s->Cout, s->L, s->K, s->S, s->P);
+    free(x), free(w), free(bias);
+}
+
+/* Every build of the own kernels (nn/simd.h) gives the AVX2 build's bits: the AVX-512
+ * blocking compiled for AVX2 on every CPU, and the AVX-512 build itself where the CPU has
+ * it. The shapes are the KRes batch-1 layers each kernel takes plus shapes that leave every
+ * remainder of the 8-row (direct, Winograd) and 6-row (FFT products) blocks; the AVX2
+ * build is checked against the reference in test_direct, test_winograd and test_fft_team. */
+static void test_own_kernel_builds(void) {
+    if (!conv1d_direct_available() || !conv1d_winograd_available()) {
+        printf("test_backend: own-kernel builds skipped: %s\n", cpu_features_summary());
+        return;
+    }
+    const char *env = getenv("KRES_AVX512_KERNELS");
+    if (!env || strcmp(env, "1") != 0) CHECK(own_kernels_isa() == OWN_ISA_AVX2); /* opt-in */
+    const CpuFeatures *f = cpu_features();
+    const int has512 = f->avx512f && f->avx512vl;
+    own_kernels_force_isa(OWN_ISA_AVX512);
+    CHECK(own_kernels_isa() == (has512 ? OWN_ISA_AVX512 : OWN_ISA_AVX2)); /* ignored without it */
+    static const struct {
+        const char *name;
+        ForwardFn fwd;
+        Shape s;
+    } cases[] = {
+        /* B Cin Cout L K S P bias */
+        {"direct stem", conv1d_direct_forward, {1, 12, 64, 1024, 17, 1, 8, 1, 0}},
+        {"direct units.2.conv2", conv1d_direct_forward, {1, 256, 256, 64, 17, 4, 8, 0, 0}},
+        {"direct units.3.conv1", conv1d_direct_forward, {1, 256, 320, 16, 17, 1, 8, 0, 0}},
+        {"direct rows 8+4+1", conv1d_direct_forward, {2, 6, 13, 50, 17, 4, 8, 1, 0}},
+        {"direct rows 4+2+1", conv1d_direct_forward, {1, 5, 7, 37, 9, 1, 4, 0, 0}},
+        {"direct chunks, rows 8+4+2+1", conv1d_direct_forward, {1, 40, 15, 300, 17, 1, 8, 1, 0}},
+        {"winograd units.1.conv2", conv1d_winograd_forward, {1, 128, 196, 256, 17, 4, 8, 1, 0}},
+        {"winograd units.2.conv1", conv1d_winograd_forward, {1, 196, 256, 64, 17, 1, 8, 0, 0}},
+        {"winograd rows 8+5", conv1d_winograd_forward, {2, 64, 13, 130, 9, 1, 4, 1, 0}},
+        {"fft units.1.conv1", fft_forward_best, {1, 128, 196, 256, 17, 1, 8, 1, 0}},
+        {"fft units.0.conv1", fft_forward_best, {1, 64, 128, 1024, 17, 1, 8, 0, 0}},
+        {"fft rows 6+4+1", fft_forward_best, {1, 16, 11, 200, 17, 1, 8, 1, 0}},
+    };
+    const int builds[] = {OWN_ISA_AVX512_SHAPES, OWN_ISA_AVX512};
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        const Shape *s = &cases[ci].s;
+        const size_t ny = (size_t)s->B * s->Cout * conv1d_out_len(s->L, s->K, s->S, s->P);
+        float *y0 = xmalloc(ny * sizeof(float)), *y = xmalloc(ny * sizeof(float));
+        own_kernels_force_isa(OWN_ISA_AVX2);
+        run_forward(y0, cases[ci].fwd, s, 100 + (unsigned)ci);
+        for (size_t bi = 0; bi < sizeof builds / sizeof builds[0]; bi++) {
+            if (builds[bi] == OWN_ISA_AVX512 && !has512) continue;
+            own_kernels_force_isa(builds[bi]);
+            CHECK(own_kernels_isa() == (OwnIsa)builds[bi]);
+            run_forward(y, cases[ci].fwd, s, 100 + (unsigned)ci);
+            CHECKF(memcmp(y, y0, ny * sizeof(float)) == 0, "%s: %s build differs from avx2",
+                   cases[ci].name, own_kernels_isa_name((OwnIsa)builds[bi]));
+        }
+        free(y0), free(y);
+    }
+    own_kernels_force_isa(-1);
+    if (!has512) printf("test_backend: avx512 kernel build not run: %s\n", cpu_features_summary());
+}
+
 /* omp_single_thread_calls (nn/threads.h): inside a region, even a team of one, library
  * calls run on one thread, and the setting ends with the region. Then the dnnl backend's
  * 1x1 convolutions at batch 1 and 2 (oneDNN's sgemm inside a one-thread region, where it
@@ -949,6 +1029,7 @@ int main(int argc, char **argv) {
     test_model();
     test_single_thread_calls();
     test_fft_team();
+    test_own_kernel_builds();
     conv1d_dnnl_release();
     TEST_MAIN_END();
 }

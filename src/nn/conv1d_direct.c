@@ -15,6 +15,7 @@
 
 #include "common/util.h"
 #include "nn/cpu_features.h"
+#include "nn/simd.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -67,47 +68,75 @@ int conv1d_direct_wins(int B, int frozen, int Cin, int Cout, int L, int K, int s
 
 /* ---------------------------------------------------------------- Lout >= 9 --------- */
 
-/* RR output rows x 16 outputs: out[r, 0..16) (=|+=) sum over channels [c0, c1) and taps.
+/* RR output rows x 16 outputs: out[r, 0..16) (=|+=) sum over channels [c0, c1) and taps,
+ * each row as NV vectors of type V (simd.h: one source for every instruction set).
  * w points at row 0, channel 0 of the block (rows ldw floats apart); xp at phase row
  * (0, 0) plus the block's first output; offs[k] = (k mod S) Lp + k div S. */
-#define DEF_WIDE(NAME, RR)                                                                    \
-    __attribute__((target("avx2,fma"))) static void NAME(                                     \
-        float *out, size_t ldo, const float *xp, size_t cstride, const int *offs,              \
-        const float *w, size_t ldw, int c0, int c1, int K, int accumulate) {                  \
-        __m256 acc[RR][2];                                                                    \
-        _Pragma("GCC unroll 6") for (int r = 0; r < RR; r++) acc[r][0] = acc[r][1] =          \
-            _mm256_setzero_ps();                                                              \
-        for (int c = c0; c < c1; c++) {                                                       \
-            const float *wc = w + (size_t)c * K, *xc = xp + (size_t)c * cstride;              \
-            for (int k = 0; k < K; k++) {                                                     \
-                const __m256 b0 = _mm256_loadu_ps(xc + offs[k]);                              \
-                const __m256 b1 = _mm256_loadu_ps(xc + offs[k] + 8);                          \
-                _Pragma("GCC unroll 6") for (int r = 0; r < RR; r++) {                        \
-                    const __m256 a = _mm256_broadcast_ss(wc + (size_t)r * ldw + k);           \
-                    acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]);                            \
-                    acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);                            \
-                }                                                                             \
-            }                                                                                 \
-        }                                                                                     \
-        _Pragma("GCC unroll 6") for (int r = 0; r < RR; r++) {                                \
-            float *o = out + (size_t)r * ldo;                                                 \
-            if (accumulate) {                                                                 \
-                acc[r][0] = _mm256_add_ps(_mm256_loadu_ps(o), acc[r][0]);                     \
-                acc[r][1] = _mm256_add_ps(_mm256_loadu_ps(o + 8), acc[r][1]);                 \
-            }                                                                                 \
-            _mm256_storeu_ps(o, acc[r][0]);                                                   \
-            _mm256_storeu_ps(o + 8, acc[r][1]);                                               \
-        }                                                                                     \
+#define DEF_WIDE(NAME, TARGET, V, VU, NV, RR, FMA)                                             \
+    TARGET static void NAME(float *out, size_t ldo, const float *xp, size_t cstride,           \
+                            const int *offs, const float *w, size_t ldw, int c0, int c1,       \
+                            int K, int accumulate) {                                           \
+        enum { W = WCOLS / (NV) };                                                             \
+        V acc[RR][NV];                                                                         \
+        _Pragma("GCC unroll 8") for (int r = 0; r < RR; r++)                                   \
+            _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) acc[r][v] = (V){0};           \
+        for (int c = c0; c < c1; c++) {                                                        \
+            const float *wc = w + (size_t)c * K, *xc = xp + (size_t)c * cstride;               \
+            for (int k = 0; k < K; k++) {                                                      \
+                const float *xk = xc + offs[k];                                                \
+                V b[NV];                                                                       \
+                _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) b[v] =                    \
+                    *(const VU *)(xk + v * W);                                                 \
+                _Pragma("GCC unroll 8") for (int r = 0; r < RR; r++) {                         \
+                    const float a = wc[(size_t)r * ldw + k];                                   \
+                    _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++)                       \
+                        FMA(acc[r][v], a, b[v]);                                               \
+                }                                                                              \
+            }                                                                                  \
+        }                                                                                      \
+        _Pragma("GCC unroll 8") for (int r = 0; r < RR; r++)                                   \
+            _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) {                             \
+                VU *o = (VU *)(out + (size_t)r * ldo + v * W);                                 \
+                if (accumulate) acc[r][v] += *o;                                               \
+                *o = acc[r][v];                                                                \
+            }                                                                                  \
     }
-DEF_WIDE(wide6, 6)
-DEF_WIDE(wide4, 4)
-DEF_WIDE(wide2, 2)
-DEF_WIDE(wide1, 1)
 
-enum { WROWS = 6, WCOLS = 16 };
+enum { WCOLS = 16, WSETS = 4 };
+
+typedef void (*WideFn)(float *out, size_t ldo, const float *xp, size_t cstride, const int *offs,
+                       const float *w, size_t ldw, int c0, int c1, int K, int accumulate);
+
+/* One build's kernels, by descending row count (the last takes one row). AVX2: 6 rows of two
+ * 8-float vectors in 12 of its 16 registers. AVX-512: 8 rows of one 16-float vector; with one
+ * weight broadcast per multiply-add either way, more rows would only add weight streams. */
+typedef struct {
+    int rows[WSETS];
+    WideFn fn[WSETS];
+} WideSet;
+
+DEF_WIDE(wide6_avx2, KRES_TARGET_AVX2, vf8, vf8u, 2, 6, FMA8)
+DEF_WIDE(wide4_avx2, KRES_TARGET_AVX2, vf8, vf8u, 2, 4, FMA8)
+DEF_WIDE(wide2_avx2, KRES_TARGET_AVX2, vf8, vf8u, 2, 2, FMA8)
+DEF_WIDE(wide1_avx2, KRES_TARGET_AVX2, vf8, vf8u, 2, 1, FMA8)
+DEF_WIDE(wide8_avx512, KRES_TARGET_AVX512, vf16, vf16u, 1, 8, FMA16)
+DEF_WIDE(wide4_avx512, KRES_TARGET_AVX512, vf16, vf16u, 1, 4, FMA16)
+DEF_WIDE(wide2_avx512, KRES_TARGET_AVX512, vf16, vf16u, 1, 2, FMA16)
+DEF_WIDE(wide1_avx512, KRES_TARGET_AVX512, vf16, vf16u, 1, 1, FMA16)
+DEF_WIDE(wide8_shapes, KRES_TARGET_AVX2, vf16, vf16u, 1, 8, FMA16_HALVES)
+DEF_WIDE(wide4_shapes, KRES_TARGET_AVX2, vf16, vf16u, 1, 4, FMA16_HALVES)
+DEF_WIDE(wide2_shapes, KRES_TARGET_AVX2, vf16, vf16u, 1, 2, FMA16_HALVES)
+DEF_WIDE(wide1_shapes, KRES_TARGET_AVX2, vf16, vf16u, 1, 1, FMA16_HALVES)
+
+static const WideSet g_wide[] = {
+    [OWN_ISA_AVX2] = {{6, 4, 2, 1}, {wide6_avx2, wide4_avx2, wide2_avx2, wide1_avx2}},
+    [OWN_ISA_AVX512] = {{8, 4, 2, 1}, {wide8_avx512, wide4_avx512, wide2_avx512, wide1_avx512}},
+    [OWN_ISA_AVX512_SHAPES] = {{8, 4, 2, 1},
+                               {wide8_shapes, wide4_shapes, wide2_shapes, wide1_shapes}},
+};
 
 static void forward_wide(float *out, const float *x, const float *weight, int Cin, int Cout, int L,
-                         int K, int S, int pad, int Lout) {
+                         int K, int S, int pad, int Lout, const WideSet *ks) {
     const int L16 = (Lout + WCOLS - 1) / WCOLS * WCOLS;
     const int Lp = L16 + (K - 1) / S + 1;
     const size_t cstride = (size_t)S * Lp, nph = (size_t)Cin * cstride;
@@ -121,7 +150,7 @@ static void forward_wide(float *out, const float *x, const float *weight, int Ci
      * column block reads it; rows and their weights are split over the threads */
     int cc = (int)(96 * 1024 / (sizeof(float) * cstride));
     cc = cc < 1 ? 1 : cc > Cin ? Cin : cc;
-    const int nrb = (Cout + WROWS - 1) / WROWS;
+    const int wrows = ks->rows[0], nrb = (Cout + wrows - 1) / wrows;
     const size_t ldw = (size_t)Cin * K;
 #pragma omp parallel
     {
@@ -140,17 +169,16 @@ static void forward_wide(float *out, const float *x, const float *weight, int Ci
             /* same static split every chunk: a thread's rows stay its own, no barrier */
 #pragma omp for schedule(static) nowait
             for (int rb = 0; rb < nrb; rb++) {
-                const int o0 = rb * WROWS, rows = Cout - o0 < WROWS ? Cout - o0 : WROWS;
+                const int o0 = rb * wrows, rows = Cout - o0 < wrows ? Cout - o0 : wrows;
                 for (int t = 0; t < L16; t += WCOLS)
                     for (int r = 0; r < rows;) {
                         float *o = ob + (size_t)(o0 + r) * ldo + t;
                         const float *w = weight + (size_t)(o0 + r) * ldw;
                         const float *xp = ph + t;
-                        const int left = rows - r, acc = c0 > 0;
-                        if (left >= 6) wide6(o, ldo, xp, cstride, offs, w, ldw, c0, c1, K, acc), r += 6;
-                        else if (left >= 4) wide4(o, ldo, xp, cstride, offs, w, ldw, c0, c1, K, acc), r += 4;
-                        else if (left >= 2) wide2(o, ldo, xp, cstride, offs, w, ldw, c0, c1, K, acc), r += 2;
-                        else wide1(o, ldo, xp, cstride, offs, w, ldw, c0, c1, K, acc), r += 1;
+                        int i = 0;
+                        while (ks->rows[i] > rows - r) i++;
+                        ks->fn[i](o, ldo, xp, cstride, offs, w, ldw, c0, c1, K, c0 > 0);
+                        r += ks->rows[i];
                     }
             }
         }
@@ -263,11 +291,12 @@ void conv1d_direct_forward(float *out, const float *inp, const float *weight, co
         g_ws.offs = xmalloc((size_t)K * sizeof(int));
         g_ws.noffs = K;
     }
+    const WideSet *ks = &g_wide[own_kernels_isa()];
     for (int b = 0; b < B; b++) {
         const float *x = inp + (size_t)b * Cin * L;
         float *y = out + (size_t)b * Cout * Lout;
         if (Lout <= 8) forward_dot(y, x, weight, Cin, Cout, L, K, stride, pad, Lout);
-        else forward_wide(y, x, weight, Cin, Cout, L, K, stride, pad, Lout);
+        else forward_wide(y, x, weight, Cin, Cout, L, K, stride, pad, Lout, ks);
         if (bias)
             for (int o = 0; o < Cout; o++)
                 for (int t = 0; t < Lout; t++) y[(size_t)o * Lout + t] += bias[o];

@@ -10,7 +10,8 @@
  * contiguous run of samples:
  *   out[o, t] = sum_{c, k} w[o, c, k] * xpad[c, t S + k] = sum_{c, k} w[o, c, k] * ph[c, k mod S][t + k div S]
  * Two kernels (AVX2 + FMA; chosen at run time, nothing is used on CPUs without them):
- *   Lout >= 9  6 output channels x 16 outputs in 12 accumulators, broadcast weights;
+ *   Lout >= 9  6 output channels x 16 outputs in 12 accumulators, broadcast weights (the
+ *              AVX-512 build, nn/simd.h: 8 channels x 16 outputs, one vector each; same bits);
  *   Lout <= 8  dot products: 3 output channels x 4 outputs, vectors along (c, k), over a
  *              transposed im2col of the few outputs (the deepest KRes layers, Lout = 4).
  * Every output is summed in one fixed order whatever the thread count (threads split output

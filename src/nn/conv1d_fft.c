@@ -20,6 +20,7 @@
 #include "common/util.h"
 #include "nn/cpu_features.h"
 #include "nn/frozen.h"
+#include "nn/simd.h"
 #include "nn/threads.h"
 
 #if defined(__x86_64__)
@@ -509,34 +510,60 @@ static void complex_gemm(int transA, int m, int n, int k, const float *Ar, const
  * bytes that nothing reads) there. */
 enum { SMALL_COLS = 32 };
 #ifdef KRES_FFT_X86
-#define DEF_CSMALL(NAME, RR)                                                                  \
-    __attribute__((target("avx2,fma"))) static void NAME(                                     \
-        int k, const float *Ar, const float *Ai, int lda, const float *Br, const float *Bi,   \
-        int ldb, float *Cr, float *Ci, int ldc) {                                             \
+#define DEF_CSMALL(NAME, TARGET, RR)                                                          \
+    TARGET static void NAME(int k, const float *Ar, const float *Ai, int lda, const float *Br, \
+                            const float *Bi, int ldb, float *Cr, float *Ci, int ldc) {        \
         /* four partial sums per row (rr - ii, ri + ir): independent FMA chains */            \
-        __m256 rr[RR], ii[RR], ri[RR], ir[RR];                                                \
-        _Pragma("GCC unroll 4") for (int r = 0; r < RR; r++) rr[r] = ii[r] = ri[r] = ir[r] =  \
-            _mm256_setzero_ps();                                                              \
+        vf8 rr[RR], ii[RR], ri[RR], ir[RR];                                                   \
+        _Pragma("GCC unroll 6") for (int r = 0; r < RR; r++) rr[r] = ii[r] = ri[r] = ir[r] =  \
+            (vf8){0};                                                                         \
         for (int c = 0; c < k; c++) {                                                         \
-            const __m256 xr = _mm256_loadu_ps(Br + (size_t)c * ldb);                          \
-            const __m256 xi = _mm256_loadu_ps(Bi + (size_t)c * ldb);                          \
-            _Pragma("GCC unroll 4") for (int r = 0; r < RR; r++) {                            \
-                const __m256 wr = _mm256_broadcast_ss(Ar + (size_t)r * lda + c);              \
-                const __m256 wi = _mm256_broadcast_ss(Ai + (size_t)r * lda + c);              \
-                rr[r] = _mm256_fmadd_ps(wr, xr, rr[r]);                                       \
-                ii[r] = _mm256_fmadd_ps(wi, xi, ii[r]);                                       \
-                ri[r] = _mm256_fmadd_ps(wr, xi, ri[r]);                                       \
-                ir[r] = _mm256_fmadd_ps(wi, xr, ir[r]);                                       \
+            const vf8 xr = *(const vf8u *)(Br + (size_t)c * ldb);                             \
+            const vf8 xi = *(const vf8u *)(Bi + (size_t)c * ldb);                             \
+            _Pragma("GCC unroll 6") for (int r = 0; r < RR; r++) {                            \
+                const float wr = Ar[(size_t)r * lda + c], wi = Ai[(size_t)r * lda + c];       \
+                FMA8(rr[r], wr, xr);                                                          \
+                FMA8(ii[r], wi, xi);                                                          \
+                FMA8(ri[r], wr, xi);                                                          \
+                FMA8(ir[r], wi, xr);                                                          \
             }                                                                                 \
         }                                                                                     \
-        _Pragma("GCC unroll 4") for (int r = 0; r < RR; r++) {                                \
-            _mm256_storeu_ps(Cr + (size_t)r * ldc, _mm256_sub_ps(rr[r], ii[r]));              \
-            _mm256_storeu_ps(Ci + (size_t)r * ldc, _mm256_add_ps(ri[r], ir[r]));              \
+        _Pragma("GCC unroll 6") for (int r = 0; r < RR; r++) {                                \
+            *(vf8u *)(Cr + (size_t)r * ldc) = rr[r] - ii[r];                                  \
+            *(vf8u *)(Ci + (size_t)r * ldc) = ri[r] + ir[r];                                  \
         }                                                                                     \
     }
-DEF_CSMALL(csmall3, 3)
-DEF_CSMALL(csmall2, 2)
-DEF_CSMALL(csmall1, 1)
+
+typedef void (*CsmallFn)(int k, const float *Ar, const float *Ai, int lda, const float *Br,
+                         const float *Bi, int ldb, float *Cr, float *Ci, int ldc);
+
+/* One build's kernels by descending row count (simd.h), 8 columns each: AVX2 holds 3 rows'
+ * 12 sums in its 16 registers; AVX-512 (VL: 32 eight-float registers) holds 6 rows, which
+ * halves the loads of B per multiply-add. */
+enum { CSETS = 4 };
+typedef struct {
+    int rows[CSETS];
+    CsmallFn fn[CSETS];
+} CsmallSet;
+
+DEF_CSMALL(csmall3_avx2, KRES_TARGET_AVX2, 3)
+DEF_CSMALL(csmall2_avx2, KRES_TARGET_AVX2, 2)
+DEF_CSMALL(csmall1_avx2, KRES_TARGET_AVX2, 1)
+DEF_CSMALL(csmall6_avx512, KRES_TARGET_AVX512, 6)
+DEF_CSMALL(csmall4_avx512, KRES_TARGET_AVX512, 4)
+DEF_CSMALL(csmall2_avx512, KRES_TARGET_AVX512, 2)
+DEF_CSMALL(csmall1_avx512, KRES_TARGET_AVX512, 1)
+DEF_CSMALL(csmall6_shapes, KRES_TARGET_AVX2, 6)
+DEF_CSMALL(csmall4_shapes, KRES_TARGET_AVX2, 4)
+
+static const CsmallSet g_csmall[] = {
+    [OWN_ISA_AVX2] = {{3, 2, 1, 1}, {csmall3_avx2, csmall2_avx2, csmall1_avx2, csmall1_avx2}},
+    [OWN_ISA_AVX512] = {{6, 4, 2, 1},
+                        {csmall6_avx512, csmall4_avx512, csmall2_avx512, csmall1_avx512}},
+    /* its 2- and 1-row kernels are the AVX2 ones: the same code in either target */
+    [OWN_ISA_AVX512_SHAPES] = {{6, 4, 2, 1},
+                               {csmall6_shapes, csmall4_shapes, csmall2_avx2, csmall1_avx2}},
+};
 #endif
 
 /* 1 where complex_gemm_small can run (AVX2 + FMA); KRES_FFT_SMALL=0 turns it off. */
@@ -555,8 +582,11 @@ static void complex_gemm_small(int m, int n, int k, const float *Ar, const float
     /* rows outer: each block of A rows is read from memory once and then serves every column
      * block from L1 (B, a few KB per bin, stays in L1), so the kernel spectra stream at an
      * even rate instead of in bursts */
+    const CsmallSet *ks = &g_csmall[own_kernels_isa()];
     for (int r = 0; r < m;) {
-        const int left = m - r, rr = left >= 3 ? 3 : left;
+        int i = 0;
+        while (ks->rows[i] > m - r) i++;
+        const int rr = ks->rows[i];
         const size_t a = (size_t)r * lda;
         if (n <= 16) { /* little work per spectrum byte: fetch ahead (see the enum) */
             const char *pr = (const char *)(Ar + a) + SPEC_PREFETCH_BYTES;
@@ -568,9 +598,7 @@ static void complex_gemm_small(int m, int n, int k, const float *Ar, const float
         }
         for (int j = 0; j < n; j += 8) {
             const size_t c = (size_t)r * ldc + j;
-            if (rr == 3) csmall3(k, Ar + a, Ai + a, lda, Br + j, Bi + j, ldb, Cr + c, Ci + c, ldc);
-            else if (rr == 2) csmall2(k, Ar + a, Ai + a, lda, Br + j, Bi + j, ldb, Cr + c, Ci + c, ldc);
-            else csmall1(k, Ar + a, Ai + a, lda, Br + j, Bi + j, ldb, Cr + c, Ci + c, ldc);
+            ks->fn[i](k, Ar + a, Ai + a, lda, Br + j, Bi + j, ldb, Cr + c, Ci + c, ldc);
         }
         r += rr;
     }

@@ -4,10 +4,11 @@
  *   Z  (4S, zlen)          per channel, per thread: Z[q, u] = xpad[4 S u + q], so the tn
  *                          inputs of phase p's tile T are Z[S (l mod 4) + p, T + l div 4];
  *   V  (tn, S, Cin, ldv)   transformed input tiles, ldv >= tiles16 + the largest block shift;
- *   U  (tn, nrb, KD, 6)    transformed weights, KD = nblk Cin (row kd = block * Cin + c),
- *                          six output channels interleaved so the kernel's broadcasts read
- *                          one sequential stream; rows past Cout are zero;
- *   M  (tn, nrb * 6, tiles16) the products, before the output transform. */
+ *   U  (tn, nrb, KD, R)    transformed weights, KD = nblk Cin (row kd = block * Cin + c),
+ *                          the R output channels of the product kernel's row block (6 for
+ *                          AVX2, 8 for AVX-512) interleaved so that its broadcasts read one
+ *                          sequential stream; rows past Cout are zero;
+ *   M  (tn, nrb * R, tiles16) the products, before the output transform. */
 #include "nn/conv1d_winograd.h"
 
 #include <math.h>
@@ -20,6 +21,7 @@
 #include "nn/conv1d_direct.h"
 #include "nn/cpu_features.h"
 #include "nn/frozen.h"
+#include "nn/simd.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -30,7 +32,7 @@
  * multiplies. Two variants: F(4, 4) over blocks of 4 taps (any number of blocks per phase),
  * and F(4, 5) where every phase has at most 5 taps (one block per phase: KRes's stride-4
  * layers, 4 x 8 = 32 multiplies per 4 outputs instead of 5 x 7 = 35). */
-enum { TM = 4, TNMAX = 8, ROWS = 6, COLS = 16 };
+enum { TM = 4, TNMAX = 8, COLS = 16 };
 
 typedef struct {
     int tr, tn;
@@ -102,7 +104,7 @@ static void init_transforms(void) {
 
 typedef struct {
     int Cin, Cout, L, K, S, pad, Lout;
-    int tiles, tiles16, maxb, ldv, zlen, nrb, nblk, KD;
+    int tiles, tiles16, maxb, ldv, zlen, rows, nrb, nblk, KD;
     int *bp, *bb;   /* phase and block index of each (p, b) block */
     size_t *voff;   /* each block's V offset: its phase's rows, shifted by its tile offset */
     size_t vsize, msize, zsize; /* floats of V, M and one thread's Z */
@@ -141,7 +143,7 @@ static const Transform *choose_transform(int K, int S) {
     return maxb5 == 0 && n5 * g_f45.tn < n4 * g_f44.tn ? &g_f45 : &g_f44;
 }
 
-static void geometry(Geo *g, int Cin, int Cout, int L, int K, int S, int pad) {
+static void geometry(Geo *g, int Cin, int Cout, int L, int K, int S, int pad, int rows) {
     g->tf = choose_transform(K, S);
     g->Cin = Cin;
     g->Cout = Cout;
@@ -155,7 +157,8 @@ static void geometry(Geo *g, int Cin, int Cout, int L, int K, int S, int pad) {
     g->nblk = count_blocks(K, S, g->tf->tr, &g->maxb);
     g->ldv = ceil_div(g->tiles16 + g->maxb, 8) * 8;
     g->zlen = g->ldv + 8; /* the l >= 4 inputs read one column further, 8-wide */
-    g->nrb = ceil_div(Cout, ROWS);
+    g->rows = rows;
+    g->nrb = ceil_div(Cout, rows);
     g->KD = g->nblk * Cin;
     if (2 * g->nblk > g_ws.nblocks) {
         free(g_ws.blocks);
@@ -168,7 +171,7 @@ static void geometry(Geo *g, int Cin, int Cout, int L, int K, int S, int pad) {
     g->bb = g_ws.blocks + g->nblk;
     g->voff = g_ws.voffs;
     g->vsize = (size_t)g->tf->tn * S * Cin * g->ldv;
-    g->msize = (size_t)g->tf->tn * g->nrb * ROWS * g->tiles16;
+    g->msize = (size_t)g->tf->tn * g->nrb * rows * g->tiles16;
     g->zsize = (size_t)4 * S * g->zlen;
     int n = 0;
     for (int p = 0; p < S; p++)
@@ -185,13 +188,13 @@ static void geometry(Geo *g, int Cin, int Cout, int L, int K, int S, int pad) {
 
 /* U for the (Cout, Cin, K) weights (layout at the top), in double and rounded once. */
 static void transform_weights(float *U, const float *weight, const Geo *g) {
-    const size_t per_xi = (size_t)g->nrb * g->KD * ROWS;
+    const size_t per_xi = (size_t)g->nrb * g->KD * g->rows;
     const Transform *tf = g->tf;
     const int tr = tf->tr, tn = tf->tn;
     memset(U, 0, tn * per_xi * sizeof(float));
 #pragma omp parallel for schedule(static)
     for (int o = 0; o < g->Cout; o++) {
-        const int rb = o / ROWS, r = o % ROWS;
+        const int rb = o / g->rows, r = o % g->rows;
         for (int blk = 0; blk < g->nblk; blk++)
             for (int c = 0; c < g->Cin; c++) {
                 const float *w = weight + ((size_t)o * g->Cin + c) * g->K;
@@ -204,7 +207,7 @@ static void transform_weights(float *U, const float *weight, const Geo *g) {
                 for (int xi = 0; xi < tn; xi++) {
                     double s = 0.0;
                     for (int i = 0; i < tr; i++) s += (double)tf->G[xi][i] * tap[i];
-                    U[xi * per_xi + ((size_t)rb * g->KD + kd) * ROWS + r] = (float)s;
+                    U[xi * per_xi + ((size_t)rb * g->KD + kd) * g->rows + r] = (float)s;
                 }
             }
     }
@@ -215,10 +218,10 @@ static void transform_weights(float *U, const float *weight, const Geo *g) {
 static WeightCache g_cache;
 
 static const float *cached_weights(const float *weight, const Geo *g) {
-    const int key[WEIGHT_CACHE_KEY] = {g->Cout, g->Cin, g->K, g->S};
+    const int key[WEIGHT_CACHE_KEY] = {g->Cout, g->Cin, g->K, g->S | g->rows << 16};
     int fresh;
     float *U = weight_cache_get(&g_cache, weight, (size_t)g->Cout * g->Cin * g->K, key,
-                                (size_t)g->tf->tn * g->nrb * g->KD * ROWS, &fresh);
+                                (size_t)g->tf->tn * g->nrb * g->KD * g->rows, &fresh);
     if (fresh) transform_weights(U, weight, g);
     return U;
 }
@@ -309,43 +312,58 @@ __attribute__((target("avx2,fma"))) static void input_transform(float *V, float 
  * ms measured cold); elsewhere it is a cheap no-op on lines already in L1. */
 enum { U_PREFETCH_BYTES = 2048 };
 
-/* M rows o0 .. o0+5, tiles t0 .. t0+15 for one point: sum over the blocks and channels of
- * U (KD x 6, interleaved) times V rows shifted by each block's tile offset voff[blk]. */
-__attribute__((target("avx2,fma"))) static void product_kernel(float *m, size_t ldm,
-                                                               const float *u, const float *v,
-                                                               const size_t *voff, int nblk,
-                                                               int Cin, size_t ldv) {
-    /* every loop over r fully unrolled, so that the accumulators live in registers */
-    __m256 acc[ROWS][2];
-#pragma GCC unroll 6
-    for (int r = 0; r < ROWS; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-    for (int blk = 0; blk < nblk; blk++) {
-        const float *vb = v + voff[blk], *ub = u + (size_t)blk * Cin * ROWS;
-        for (int c = 0; c < Cin; c++) {
-            const __m256 b0 = _mm256_loadu_ps(vb + (size_t)c * ldv);
-            const __m256 b1 = _mm256_loadu_ps(vb + (size_t)c * ldv + 8);
-            const float *uc = ub + (size_t)c * ROWS;
-            _mm_prefetch((const char *)uc + U_PREFETCH_BYTES, _MM_HINT_T0);
-#pragma GCC unroll 6
-            for (int r = 0; r < ROWS; r++) {
-                const __m256 a = _mm256_broadcast_ss(uc + r);
-                acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]);
-                acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);
-            }
-        }
+/* M rows o0 .. o0+RR-1, tiles t0 .. t0+15 for one point: sum over the blocks and channels
+ * of U (KD x RR, interleaved) times V rows shifted by each block's tile offset voff[blk];
+ * each row as NV vectors of type V (simd.h). */
+#define DEF_PRODUCT(NAME, TARGET, V, VU, NV, RR, FMA)                                          \
+    TARGET static void NAME(float *m, size_t ldm, const float *u, const float *v,              \
+                            const size_t *voff, int nblk, int Cin, size_t ldv) {               \
+        enum { W = COLS / (NV) };                                                              \
+        /* every loop over r fully unrolled, so that the accumulators live in registers */     \
+        V acc[RR][NV];                                                                         \
+        _Pragma("GCC unroll 8") for (int r = 0; r < RR; r++)                                   \
+            _Pragma("GCC unroll 2") for (int j = 0; j < NV; j++) acc[r][j] = (V){0};           \
+        for (int blk = 0; blk < nblk; blk++) {                                                 \
+            const float *vb = v + voff[blk], *ub = u + (size_t)blk * Cin * RR;                 \
+            for (int c = 0; c < Cin; c++) {                                                    \
+                V b[NV];                                                                       \
+                _Pragma("GCC unroll 2") for (int j = 0; j < NV; j++) b[j] =                    \
+                    *(const VU *)(vb + (size_t)c * ldv + j * W);                               \
+                const float *uc = ub + (size_t)c * RR;                                         \
+                __builtin_prefetch((const char *)uc + U_PREFETCH_BYTES, 0, 3);                 \
+                _Pragma("GCC unroll 8") for (int r = 0; r < RR; r++)                           \
+                    _Pragma("GCC unroll 2") for (int j = 0; j < NV; j++)                       \
+                        FMA(acc[r][j], uc[r], b[j]);                                           \
+            }                                                                                  \
+        }                                                                                      \
+        _Pragma("GCC unroll 8") for (int r = 0; r < RR; r++)                                   \
+            _Pragma("GCC unroll 2") for (int j = 0; j < NV; j++)                               \
+                *(VU *)(m + (size_t)r * ldm + j * W) = acc[r][j];                              \
     }
-#pragma GCC unroll 6
-    for (int r = 0; r < ROWS; r++) {
-        _mm256_storeu_ps(m + (size_t)r * ldm, acc[r][0]);
-        _mm256_storeu_ps(m + (size_t)r * ldm + 8, acc[r][1]);
-    }
-}
+
+typedef void (*ProductFn)(float *m, size_t ldm, const float *u, const float *v,
+                          const size_t *voff, int nblk, int Cin, size_t ldv);
+
+/* AVX2: 6 rows of two 8-float vectors (12 of 16 registers); AVX-512: 8 rows of one 16-float
+ * vector, each multiply-add taking its weight as an embedded broadcast. */
+DEF_PRODUCT(product6_avx2, KRES_TARGET_AVX2, vf8, vf8u, 2, 6, FMA8)
+DEF_PRODUCT(product8_avx512, KRES_TARGET_AVX512, vf16, vf16u, 1, 8, FMA16)
+DEF_PRODUCT(product8_shapes, KRES_TARGET_AVX2, vf16, vf16u, 1, 8, FMA16_HALVES)
+
+static const struct {
+    int rows;
+    ProductFn fn;
+} g_product[] = {
+    [OWN_ISA_AVX2] = {6, product6_avx2},
+    [OWN_ISA_AVX512] = {8, product8_avx512},
+    [OWN_ISA_AVX512_SHAPES] = {8, product8_shapes},
+};
 
 /* y[o, 4T + i] = sum_xi AT[i, xi] M[xi, o, T] (+ bias[o]) for the valid outputs. */
 __attribute__((target("avx2,fma"))) static void output_transform(float *y, const float *M,
                                                                  const float *bias, int o,
                                                                  const Geo *g) {
-    const size_t xi_stride = (size_t)g->nrb * ROWS * g->tiles16;
+    const size_t xi_stride = (size_t)g->nrb * g->rows * g->tiles16;
     const float *mo = M + (size_t)o * g->tiles16;
     float *yo = y + (size_t)o * g->Lout;
     const float bv = bias ? bias[o] : 0.0f;
@@ -366,11 +384,11 @@ __attribute__((target("avx2,fma"))) static void output_transform(float *y, const
 }
 
 static void forward_one(float *y, const float *x, const float *U, const float *bias,
-                        const Geo *g, float *ws, int nt) {
+                        const Geo *g, float *ws, int nt, ProductFn product) {
     const int tn = g->tf->tn;
     const size_t ldm = (size_t)g->tiles16, zsize = g->zsize;
     float *V = ws, *M = V + g->vsize, *Z0 = M + g->msize;
-    const size_t u_xi = (size_t)g->nrb * g->KD * ROWS, v_xi = (size_t)g->S * g->Cin * g->ldv;
+    const size_t rows = (size_t)g->rows, u_xi = rows * g->nrb * g->KD, v_xi = (size_t)g->S * g->Cin * g->ldv;
 #pragma omp parallel num_threads(nt)
     {
         float *Z = Z0 + (size_t)omp_get_thread_num() * zsize;
@@ -380,10 +398,10 @@ static void forward_one(float *y, const float *x, const float *U, const float *b
 #pragma omp for schedule(static) collapse(2)
         for (int xi = 0; xi < tn; xi++)
             for (int rb = 0; rb < g->nrb; rb++) {
-                const float *u = U + xi * u_xi + (size_t)rb * g->KD * ROWS;
-                float *m = M + xi * (size_t)g->nrb * ROWS * ldm + (size_t)rb * ROWS * ldm;
+                const float *u = U + xi * u_xi + (size_t)rb * g->KD * rows;
+                float *m = M + ((size_t)xi * g->nrb + rb) * rows * ldm;
                 for (int t0 = 0; t0 < g->tiles16; t0 += COLS)
-                    product_kernel(m + t0, ldm, u, V + xi * v_xi + t0, g->voff, g->nblk, g->Cin,
+                    product(m + t0, ldm, u, V + xi * v_xi + t0, g->voff, g->nblk, g->Cin,
                                    (size_t)g->ldv);
             }
 #pragma omp for schedule(static)
@@ -402,14 +420,15 @@ void conv1d_winograd_forward(float *out, const float *inp, const float *weight,
     if (B == 0) return;
 #ifdef KRES_WINO_X86
     pthread_once(&g_once, init_transforms);
+    const OwnIsa isa = own_kernels_isa();
     Geo g;
-    geometry(&g, Cin, Cout, L, K, stride, pad);
+    geometry(&g, Cin, Cout, L, K, stride, pad, g_product[isa].rows);
     const float *U = cached_weights(weight, &g);
     const int nt = omp_get_max_threads();
     float *ws = workspace(g.vsize + g.msize + (size_t)nt * g.zsize);
     for (int b = 0; b < B; b++)
         forward_one(out + (size_t)b * Cout * g.Lout, inp + (size_t)b * Cin * L, U, bias, &g,
-                    ws, nt);
+                    ws, nt, g_product[isa].fn);
 #else
     (void)out, (void)inp, (void)weight, (void)bias, (void)Cout, (void)L, (void)K;
 #endif

@@ -19,8 +19,8 @@
  *   every phase has at most 5 taps (KRes's S = 4: 5, 4, 4, 4) one 5-tap block per phase and
  *   F(4, 5) (8 points, adding -1/2) take 32 multiplies per 4 outputs instead of 35: 8 per
  *   output (2.1x fewer), and a 9% smaller U. The products M[xi] are GEMM-shaped
- *   (Cout x nblk Cin x tiles) and run in a register-blocked AVX2 kernel (6 output channels x
- *   16 tiles).
+ *   (Cout x nblk Cin x tiles) and run in a register-blocked kernel of 16 tiles by 6 output
+ *   channels (AVX2) or 8 (the AVX-512 build, nn/simd.h; same bits).
  * Results differ from direct convolution by rounding (relative error ~1e-6 of the output
  * scale); every output is summed in one fixed order whatever the thread count, so results
  * repeat bit for bit.

@@ -53,6 +53,7 @@ static void detect(void) {
     if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
         f->avx2 = os_avx && ((b >> 5) & 1);
         f->avx512f = os_avx512 && ((b >> 16) & 1);
+        f->avx512vl = f->avx512f && ((b >> 31) & 1);
         f->amx_bf16 = os_amx && ((d >> 22) & 1) && ((d >> 24) & 1); /* AMX-BF16 + AMX-TILE */
         if (a >= 1 && __get_cpuid_count(7, 1, &a, &b, &c, &d))
             f->avx512_bf16 = f->avx512f && ((a >> 5) & 1);
@@ -93,4 +94,33 @@ int cpu_avx2_kernels_enabled(const char *env) {
     const CpuFeatures *f = cpu_features();
     const char *e = env ? getenv(env) : NULL;
     return f->avx2 && f->fma && !(e && strcmp(e, "0") == 0);
+}
+
+/* The automatic choice, made once: the kernels ask for it per call, from any thread. */
+static OwnIsa g_auto_isa;
+static int g_has_avx512_kernels;
+static pthread_once_t g_isa_once = PTHREAD_ONCE_INIT;
+static int g_forced_isa = -1;
+
+static void choose_isa(void) {
+    const CpuFeatures *f = cpu_features();
+    const char *e = getenv("KRES_AVX512_KERNELS");
+    g_has_avx512_kernels = f->avx512f && f->avx512vl && f->fma;
+    g_auto_isa = g_has_avx512_kernels && e && strcmp(e, "1") == 0 ? OWN_ISA_AVX512 : OWN_ISA_AVX2;
+}
+
+void own_kernels_force_isa(int isa) { g_forced_isa = isa; }
+
+OwnIsa own_kernels_isa(void) {
+    pthread_once(&g_isa_once, choose_isa);
+    if (g_forced_isa == OWN_ISA_AVX2 || g_forced_isa == OWN_ISA_AVX512_SHAPES)
+        return (OwnIsa)g_forced_isa;
+    if (g_forced_isa == OWN_ISA_AVX512 && g_has_avx512_kernels) return OWN_ISA_AVX512;
+    return g_auto_isa;
+}
+
+const char *own_kernels_isa_name(OwnIsa isa) {
+    return isa == OWN_ISA_AVX512          ? "avx512"
+           : isa == OWN_ISA_AVX512_SHAPES ? "avx512-shapes-on-avx2"
+                                          : "avx2";
 }

@@ -15,6 +15,7 @@
 typedef struct {
     int avx2, fma;          /* 256-bit fp32 FMA */
     int avx512f;            /* AVX-512 foundation, OS-enabled */
+    int avx512vl;           /* AVX-512 on 256-bit vectors (32 ymm registers), OS-enabled */
     int avx512_bf16;        /* VDPBF16PS, OS-enabled */
     int amx_bf16;           /* AMX tiles with bf16 TDPBF16PS, OS-enabled */
     int dnnl_isa;           /* dnnl_get_effective_cpu_isa() (a dnnl_cpu_isa_t value) */
@@ -33,6 +34,19 @@ int cpu_has_fast_bf16(void);
  * the environment variable `env` (e.g. "KRES_CONV_DIRECT") is not "0" (a switch for comparing
  * against the other paths). Always 0 off x86-64. */
 int cpu_avx2_kernels_enabled(const char *env);
+
+/* Which build of kres's own fp32 kernels runs (simd.h): AVX2, the default wherever
+ * cpu_avx2_kernels_enabled; AVX-512 where the CPU has AVX-512F+VL and KRES_AVX512_KERNELS=1
+ * (opt-in until its speed is measured on such a CPU: it gives the same bits); or the
+ * AVX-512 blocking compiled for AVX2, which only a test asks for. */
+typedef enum { OWN_ISA_AVX2 = 0, OWN_ISA_AVX512 = 1, OWN_ISA_AVX512_SHAPES = 2 } OwnIsa;
+OwnIsa own_kernels_isa(void);
+const char *own_kernels_isa_name(OwnIsa isa);
+
+/* Tests: force a build (-1: back to the automatic choice). Forcing OWN_ISA_AVX512 on a CPU
+ * without it is ignored (the automatic choice stays). Not thread-safe: call between
+ * forwards. */
+void own_kernels_force_isa(int isa);
 
 /* One line for logs, e.g. "AVX2+FMA, no AVX-512, no AVX512-BF16, no AMX-BF16; oneDNN ISA avx2". */
 const char *cpu_features_summary(void);
