@@ -185,103 +185,134 @@ void pretrain_corpus_free(PretrainCorpus *c) {
     memset(c, 0, sizeof *c);
 }
 
+/* ecg_ids in the excluded folds of every PTB-XL tree given (pass 1), so that the same holdout
+ * ECGs are kept out when they also appear as plain records (e.g. records500/ given directly). */
+typedef struct {
+    unsigned char *id; /* (cap) 1 = excluded */
+    int cap, have_ptbxl;
+} ExcludedIds;
+
+static int excluded_ids(const PretrainOptions *o, ExcludedIds *x) {
+    memset(x, 0, sizeof *x);
+    for (int d = 0; d < o->ndirs; d++) {
+        if (!is_ptbxl_tree(o->dirs[d])) continue;
+        x->have_ptbxl = 1;
+        PtbxlDb db;
+        if (ptbxl_open(o->dirs[d], &db) != 0) return -1;
+        for (int i = 0; i < db.n; i++) {
+            const PtbxlRecord *r = &db.rec[i];
+            if (!(o->exclude_folds >> r->strat_fold & 1u) || r->ecg_id < 0) continue;
+            if (r->ecg_id >= x->cap) {
+                int nc = r->ecg_id + 1024;
+                x->id = xrealloc(x->id, (size_t)nc);
+                memset(x->id + x->cap, 0, (size_t)(nc - x->cap));
+                x->cap = nc;
+            }
+            x->id[r->ecg_id] = 1;
+        }
+        ptbxl_close(&db);
+    }
+    return 0;
+}
+
+/* The rows of PTB-XL tree number d outside the excluded folds whose files exist at the rate;
+ * patients are keyed by (tree, patient_id), as ids of different trees are unrelated. */
+static int add_ptbxl_tree(const PretrainOptions *o, int d, Paths *P, PretrainCorpus *c) {
+    const char *dir = o->dirs[d];
+    PtbxlDb db;
+    if (ptbxl_open(dir, &db) != 0) return -1;
+    c->n_duplicates += db.nskipped;
+    int rc = 0;
+    for (int i = 0; i < db.n; i++) {
+        const PtbxlRecord *r = &db.rec[i];
+        if (o->exclude_folds >> r->strat_fold & 1u) {
+            c->n_excluded++;
+            continue;
+        }
+        char rec[4096], f[4200];
+        const char *name = o->rate == 500 ? r->filename_hr : r->filename_lr;
+        if (path_join(rec, sizeof rec, dir, name) != 0) {
+            rc = kres_fail(dir, "path too long: %s", name);
+            break;
+        }
+        snprintf(f, sizeof f, "%s.hea", rec);
+        int ok = file_exists(f);
+        snprintf(f, sizeof f, "%s.dat", rec);
+        if (!ok || !file_exists(f)) {
+            c->n_missing++;
+            continue;
+        }
+        long long key = r->patient_id >= 0 ? ((long long)d << 32 | r->patient_id) : -1;
+        paths_add(P, rec, key, 0);
+    }
+    ptbxl_close(&db);
+    return rc;
+}
+
+/* The WFDB records under a plain directory, less those that are holdout ECGs of a PTB-XL tree
+ * given too and PTB-XL's v1.0.3 duplicates (whose twin may be a holdout ECG). */
+static int add_plain_tree(const char *dir, const ExcludedIds *x, Paths *P, PretrainCorpus *c) {
+    const int before = P->n;
+    int found = 0;
+    if (walk_wfdb(dir, 0, P, &found) != 0) return -1;
+    if (found == 0) return kres_fail(dir, "no WFDB records (*.hea) found, and no ptbxl_database.csv");
+    int w = before;
+    for (int i = before; i < P->n; i++) {
+        int id = x->have_ptbxl ? pretrain_record_ecg_id(P->path[i]) : -1;
+        if (id >= 0 && id < x->cap && x->id[id]) {
+            free(P->path[i]);
+            c->n_excluded++;
+            continue;
+        }
+        if (id >= 0 && ptbxl_is_v103_duplicate(id)) {
+            free(P->path[i]);
+            c->n_duplicates++;
+            continue;
+        }
+        P->path[w] = P->path[i];
+        P->plain[w] = P->plain[i];
+        P->pkey[w++] = P->pkey[i];
+    }
+    P->n = w;
+    return 0;
+}
+
+/* Dense patient numbers in order of key; count the examples of multi-ECG patients. */
+static void number_patients(PretrainCorpus *c, const long long *pkey) {
+    KeyIdx *ki = xmalloc((size_t)c->n * sizeof(KeyIdx) + 1);
+    int nk = 0;
+    for (int i = 0; i < c->n; i++) {
+        c->patient[i] = -1;
+        if (pkey[i] >= 0) ki[nk++] = (KeyIdx){pkey[i], i};
+    }
+    qsort(ki, (size_t)nk, sizeof *ki, cmp_keyidx);
+    for (int a = 0, b; a < nk; a = b) {
+        for (b = a; b < nk && ki[b].key == ki[a].key; b++) c->patient[ki[b].idx] = c->n_patients;
+        c->n_patients++;
+        if (b - a >= 2) c->n_multi += b - a;
+    }
+    free(ki);
+}
+
 int pretrain_corpus_build(const PretrainOptions *o, PretrainCorpus *c) {
     memset(c, 0, sizeof *c);
     if (o->ndirs < 1) return kres_fail("pretrain", "no data directory given");
     if (o->rate != 100 && o->rate != 500) return kres_fail("pretrain", "rate must be 100 or 500, got %d", o->rate);
-    /* Pass 1: ecg_ids in excluded folds of every PTB-XL tree, so the same holdout ECGs are
-     * kept out when they also appear as plain records (e.g. records500/ given directly). */
-    unsigned char *excl_id = NULL;
-    int excl_cap = 0, have_ptbxl = 0;
-    for (int d = 0; d < o->ndirs; d++) {
-        if (!is_ptbxl_tree(o->dirs[d])) continue;
-        have_ptbxl = 1;
-        PtbxlDb db;
-        if (ptbxl_open(o->dirs[d], &db) != 0) {
-            free(excl_id);
-            return -1;
-        }
-        for (int i = 0; i < db.n; i++) {
-            const PtbxlRecord *r = &db.rec[i];
-            if (!(o->exclude_folds >> r->strat_fold & 1u) || r->ecg_id < 0) continue;
-            if (r->ecg_id >= excl_cap) {
-                int nc = r->ecg_id + 1024;
-                excl_id = xrealloc(excl_id, (size_t)nc);
-                memset(excl_id + excl_cap, 0, (size_t)(nc - excl_cap));
-                excl_cap = nc;
-            }
-            excl_id[r->ecg_id] = 1;
-        }
-        ptbxl_close(&db);
+    ExcludedIds x;
+    if (excluded_ids(o, &x) != 0) {
+        free(x.id);
+        return -1;
     }
     /* Pass 2: the examples, in command-line order. */
     Paths P = {0};
     int rc = 0;
     for (int d = 0; d < o->ndirs && rc == 0; d++) {
-        const char *dir = o->dirs[d];
         struct stat st;
-        if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-            rc = kres_fail(dir, "not a directory");
-            break;
-        }
-        if (is_ptbxl_tree(dir)) {
-            PtbxlDb db;
-            if ((rc = ptbxl_open(dir, &db)) != 0) break;
-            c->n_duplicates += db.nskipped;
-            for (int i = 0; i < db.n; i++) {
-                const PtbxlRecord *r = &db.rec[i];
-                if (o->exclude_folds >> r->strat_fold & 1u) {
-                    c->n_excluded++;
-                    continue;
-                }
-                char rec[4096], f[4200];
-                const char *name = o->rate == 500 ? r->filename_hr : r->filename_lr;
-                if (path_join(rec, sizeof rec, dir, name) != 0) {
-                    rc = kres_fail(dir, "path too long: %s", name);
-                    break;
-                }
-                snprintf(f, sizeof f, "%s.hea", rec);
-                int ok = file_exists(f);
-                snprintf(f, sizeof f, "%s.dat", rec);
-                if (!ok || !file_exists(f)) {
-                    c->n_missing++;
-                    continue;
-                }
-                long long key = r->patient_id >= 0 ? ((long long)d << 32 | r->patient_id) : -1;
-                paths_add(&P, rec, key, 0);
-            }
-            ptbxl_close(&db);
-        } else {
-            const int before = P.n;
-            int found = 0;
-            if ((rc = walk_wfdb(dir, 0, &P, &found)) != 0) break;
-            if (found == 0) {
-                rc = kres_fail(dir, "no WFDB records (*.hea) found, and no ptbxl_database.csv");
-                break;
-            }
-            /* Drop plain records that are holdout ECGs of a given PTB-XL tree, and PTB-XL's
-             * v1.0.3 duplicates (their twin may be a holdout ECG). */
-            int w = before;
-            for (int i = before; i < P.n; i++) {
-                int id = have_ptbxl ? pretrain_record_ecg_id(P.path[i]) : -1;
-                if (id >= 0 && id < excl_cap && excl_id[id]) {
-                    free(P.path[i]);
-                    c->n_excluded++;
-                    continue;
-                }
-                if (id >= 0 && ptbxl_is_v103_duplicate(id)) {
-                    free(P.path[i]);
-                    c->n_duplicates++;
-                    continue;
-                }
-                P.path[w] = P.path[i];
-                P.plain[w] = P.plain[i];
-                P.pkey[w++] = P.pkey[i];
-            }
-            P.n = w;
-        }
+        if (stat(o->dirs[d], &st) != 0 || !S_ISDIR(st.st_mode)) rc = kres_fail(o->dirs[d], "not a directory");
+        else if (is_ptbxl_tree(o->dirs[d])) rc = add_ptbxl_tree(o, d, &P, c);
+        else rc = add_plain_tree(o->dirs[d], &x, &P, c);
     }
-    free(excl_id);
+    free(x.id);
     if (rc == 0 && o->limit > 0 && P.n > o->limit) {
         for (int i = o->limit; i < P.n; i++) free(P.path[i]);
         P.n = o->limit;
@@ -293,24 +324,9 @@ int pretrain_corpus_build(const PretrainOptions *o, PretrainCorpus *c) {
         c->n_plain += P.plain[i];
         c->n_ptbxl += !P.plain[i];
     }
-    free(P.plain);
     c->patient = xmalloc((size_t)P.n * sizeof(int) + 1);
-    if (rc == 0) {
-        /* Dense patient numbers in order of first key; count multi-ECG patients. */
-        KeyIdx *ki = xmalloc((size_t)P.n * sizeof(KeyIdx) + 1);
-        int nk = 0;
-        for (int i = 0; i < P.n; i++) {
-            c->patient[i] = -1;
-            if (P.pkey[i] >= 0) ki[nk++] = (KeyIdx){P.pkey[i], i};
-        }
-        qsort(ki, (size_t)nk, sizeof *ki, cmp_keyidx);
-        for (int a = 0, b; a < nk; a = b) {
-            for (b = a; b < nk && ki[b].key == ki[a].key; b++) c->patient[ki[b].idx] = c->n_patients;
-            c->n_patients++;
-            if (b - a >= 2) c->n_multi += b - a;
-        }
-        free(ki);
-    }
+    if (rc == 0) number_patients(c, P.pkey);
+    free(P.plain);
     free(P.pkey);
     if (rc) pretrain_corpus_free(c);
     return rc;
