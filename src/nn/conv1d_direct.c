@@ -115,24 +115,22 @@ typedef struct {
     WideFn fn[WSETS];
 } WideSet;
 
-DEF_WIDE(wide6_avx2, KRES_TARGET_AVX2, vf8, vf8u, 2, 6, FMA8)
-DEF_WIDE(wide4_avx2, KRES_TARGET_AVX2, vf8, vf8u, 2, 4, FMA8)
-DEF_WIDE(wide2_avx2, KRES_TARGET_AVX2, vf8, vf8u, 2, 2, FMA8)
-DEF_WIDE(wide1_avx2, KRES_TARGET_AVX2, vf8, vf8u, 2, 1, FMA8)
-DEF_WIDE(wide8_avx512, KRES_TARGET_AVX512, vf16, vf16u, 1, 8, FMA16)
-DEF_WIDE(wide4_avx512, KRES_TARGET_AVX512, vf16, vf16u, 1, 4, FMA16)
-DEF_WIDE(wide2_avx512, KRES_TARGET_AVX512, vf16, vf16u, 1, 2, FMA16)
-DEF_WIDE(wide1_avx512, KRES_TARGET_AVX512, vf16, vf16u, 1, 1, FMA16)
-DEF_WIDE(wide8_shapes, KRES_TARGET_AVX2, vf16, vf16u, 1, 8, FMA16_HALVES)
-DEF_WIDE(wide4_shapes, KRES_TARGET_AVX2, vf16, vf16u, 1, 4, FMA16_HALVES)
-DEF_WIDE(wide2_shapes, KRES_TARGET_AVX2, vf16, vf16u, 1, 2, FMA16_HALVES)
-DEF_WIDE(wide1_shapes, KRES_TARGET_AVX2, vf16, vf16u, 1, 1, FMA16_HALVES)
+/* One build's set: kernels of R0, 4, 2 and 1 rows, and its table entry. */
+#define DEF_WIDE_SET(SET, TARGET, V, VU, NV, FMA, R0)                                          \
+    DEF_WIDE(wide##R0##_##SET, TARGET, V, VU, NV, R0, FMA)                                     \
+    DEF_WIDE(wide4_##SET, TARGET, V, VU, NV, 4, FMA)                                           \
+    DEF_WIDE(wide2_##SET, TARGET, V, VU, NV, 2, FMA)                                           \
+    DEF_WIDE(wide1_##SET, TARGET, V, VU, NV, 1, FMA)
+#define WIDE_SET(SET, R0) {{R0, 4, 2, 1}, {wide##R0##_##SET, wide4_##SET, wide2_##SET, wide1_##SET}}
+
+DEF_WIDE_SET(avx2, KRES_TARGET_AVX2, vf8, vf8u, 2, FMA8, 6)
+DEF_WIDE_SET(avx512, KRES_TARGET_AVX512, vf16, vf16u, 1, FMA16, 8)
+DEF_WIDE_SET(shapes, KRES_TARGET_AVX2, vf16, vf16u, 1, FMA16_HALVES, 8)
 
 static const WideSet g_wide[] = {
-    [OWN_ISA_AVX2] = {{6, 4, 2, 1}, {wide6_avx2, wide4_avx2, wide2_avx2, wide1_avx2}},
-    [OWN_ISA_AVX512] = {{8, 4, 2, 1}, {wide8_avx512, wide4_avx512, wide2_avx512, wide1_avx512}},
-    [OWN_ISA_AVX512_SHAPES] = {{8, 4, 2, 1},
-                               {wide8_shapes, wide4_shapes, wide2_shapes, wide1_shapes}},
+    [OWN_ISA_AVX2] = WIDE_SET(avx2, 6),
+    [OWN_ISA_AVX512] = WIDE_SET(avx512, 8),
+    [OWN_ISA_AVX512_SHAPES] = WIDE_SET(shapes, 8),
 };
 
 static void forward_wide(float *out, const float *x, const float *weight, int Cin, int Cout, int L,
