@@ -48,6 +48,10 @@ echo "== 1. test_backend (all kernel builds, bit for bit)" | log
 "$BUILD/tests/test_backend" 2>&1 | grep -E 'FAIL|passed|skipped|not run' | log
 
 echo "== 2. batch-1 latency, 1 thread, $ROUNDS interleaved rounds (seconds per forward)" | log
+for k in 0 1; do # which build each side runs (bench_kres says it on stderr)
+    KRES_AVX512_KERNELS=$k OMP_NUM_THREADS=1 "$BUILD/bench_kres" --mode latency --len "$LEN" --reps 1 \
+        --warmup 0 2>&1 >/dev/null | grep -o 'own kernels .*' | sed "s/^/KRES_AVX512_KERNELS=$k: /" | log
+done
 a2=() a5=()
 for r in $(seq "$ROUNDS"); do
     t2=$(KRES_AVX512_KERNELS=0 latency | seconds)

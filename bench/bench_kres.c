@@ -284,8 +284,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_kres: %s\n", kres_last_error());
         want_bf16 = 0;
     }
-    fprintf(stderr, "bench_kres: precision %s -> %s (%s)\n", o.precision,
-            want_bf16 ? "bf16" : "fp32", cpu_features_summary());
+    fprintf(stderr, "bench_kres: precision %s -> %s (%s); own kernels %s\n", o.precision,
+            want_bf16 ? "bf16" : "fp32", cpu_features_summary(),
+            own_kernels_isa_name(own_kernels_isa()));
 
     int training = !strcmp(o.mode, "train");
     int B = !strcmp(o.mode, "latency") ? 1 : o.batch;
