@@ -282,111 +282,123 @@ static int parse_entry(const char *path, const char *name, const JsonValue *e, s
     return 0;
 }
 
-int st_open(const char *path, StFile *f) {
-    memset(f, 0, sizeof *f);
-    unsigned char *buf = NULL;
-    size_t size = 0;
-    if (read_whole(path, &buf, &size) != 0) return -1;
-    f->path = xstrdup(path);
-    f->buf = buf;
-    f->size = size;
-    JsonValue *h = NULL;
-    Span *spans = NULL;
-    int rc = -1;
+/* The 8-byte little-endian header length, bounded by the format's limit (so a random file
+ * cannot make us parse megabytes of garbage) and by what the file actually holds. */
+static int read_header_length(const char *path, const unsigned char *buf, size_t size,
+                              uint64_t *hlen) {
+    if (size < 8) return kres_fail(path, "file too short (%zu bytes) to be a safetensors file", size);
+    uint64_t n = 0;
+    for (int i = 0; i < 8; i++) n |= (uint64_t)buf[i] << (8 * i);
+    if (n > ST_MAX_HEADER)
+        return kres_fail(path, "header length %llu is absurd (limit %llu): not a safetensors file?",
+                         (unsigned long long)n, (unsigned long long)ST_MAX_HEADER);
+    if (n > size - 8)
+        return kres_fail(path, "header length %llu exceeds the file size %zu (file truncated?)",
+                         (unsigned long long)n, size);
+    *hlen = n;
+    return 0;
+}
 
-    if (size < 8) {
-        kres_fail(path, "file too short (%zu bytes) to be a safetensors file", size);
-        goto done;
-    }
-    uint64_t hlen = 0;
-    for (int i = 0; i < 8; i++) hlen |= (uint64_t)buf[i] << (8 * i);
-    if (hlen > ST_MAX_HEADER) {
-        kres_fail(path, "header length %llu is absurd (limit %llu): not a safetensors file?",
-                  (unsigned long long)hlen, (unsigned long long)ST_MAX_HEADER);
-        goto done;
-    }
-    if (hlen > size - 8) {
-        kres_fail(path, "header length %llu exceeds the file size %zu (file truncated?)",
-                  (unsigned long long)hlen, size);
-        goto done;
-    }
+/* The JSON header, which must be an object; NULL (with kres_fail) otherwise. */
+static JsonValue *parse_header(const char *path, const unsigned char *text, uint64_t hlen) {
     char jerr[256];
-    h = json_parse((const char *)buf + 8, (size_t)hlen, jerr, sizeof jerr);
+    JsonValue *h = json_parse((const char *)text, (size_t)hlen, jerr, sizeof jerr);
     if (!h) {
         kres_fail(path, "header: %s", jerr);
-        goto done;
+        return NULL;
     }
     if (h->type != JSON_OBJECT) {
+        json_free(h);
         kres_fail(path, "header is not a JSON object");
-        goto done;
+        return NULL;
     }
-    f->data = buf + 8 + hlen;
-    f->data_size = size - 8 - (size_t)hlen;
+    return h;
+}
 
-    /* Metadata (optional): string -> string only, as in the reference format. */
+/* Metadata (optional): string -> string only, as in the reference format. */
+static int read_metadata(const char *path, const JsonValue *h, StFile *f) {
     const JsonValue *meta = json_get(h, "__metadata__");
-    if (meta) {
-        if (meta->type != JSON_OBJECT) {
-            kres_fail(path, "__metadata__ is not an object");
-            goto done;
-        }
-        f->meta_keys = xcalloc((size_t)meta->n + 1, sizeof(char *));
-        f->meta_vals = xcalloc((size_t)meta->n + 1, sizeof(char *));
-        for (int i = 0; i < meta->n; i++) {
-            if (meta->items[i].type != JSON_STRING) {
-                kres_fail(path, "__metadata__ value \"%s\" is not a string", meta->keys[i]);
-                goto done;
-            }
-            f->meta_keys[f->nmeta] = xstrdup(meta->keys[i]);
-            f->meta_vals[f->nmeta] = xstrdup(meta->items[i].string);
-            f->nmeta++;
-        }
+    if (!meta) return 0;
+    if (meta->type != JSON_OBJECT) return kres_fail(path, "__metadata__ is not an object");
+    f->meta_keys = xcalloc((size_t)meta->n + 1, sizeof(char *));
+    f->meta_vals = xcalloc((size_t)meta->n + 1, sizeof(char *));
+    for (int i = 0; i < meta->n; i++) {
+        if (meta->items[i].type != JSON_STRING)
+            return kres_fail(path, "__metadata__ value \"%s\" is not a string", meta->keys[i]);
+        /* nmeta grows pair by pair so st_close frees exactly what was copied */
+        f->meta_keys[f->nmeta] = xstrdup(meta->keys[i]);
+        f->meta_vals[f->nmeta] = xstrdup(meta->items[i].string);
+        f->nmeta++;
     }
+    return 0;
+}
 
-    int nt = h->n - (meta ? 1 : 0);
-    f->tensors = xcalloc((size_t)nt + 1, sizeof(StTensorInfo));
-    spans = xmalloc(sizeof(Span) * ((size_t)nt + 1));
+/* Every other header entry is a tensor: check its dtype, shape and offsets (parse_entry)
+ * and point it into the data buffer. Needs f->data and f->data_size set. */
+static int read_tensor_entries(const char *path, const JsonValue *h, StFile *f) {
+    int ntensors = h->n - (json_get(h, "__metadata__") ? 1 : 0);
+    f->tensors = xcalloc((size_t)ntensors + 1, sizeof(StTensorInfo));
     for (int i = 0; i < h->n; i++) {
         const char *name = h->keys[i];
         if (strcmp(name, "__metadata__") == 0) continue;
-        if (!name[0]) {
-            kres_fail(path, "a tensor has an empty name");
-            goto done;
-        }
+        if (!name[0]) return kres_fail(path, "a tensor has an empty name");
         StTensorInfo *ti = &f->tensors[f->n];
         ti->name = xstrdup(name);
         f->n++; /* counted before parsing so st_close frees the name on failure */
-        if (parse_entry(path, name, &h->items[i], f->data_size, ti) != 0) goto done;
+        if (parse_entry(path, name, &h->items[i], f->data_size, ti) != 0) return -1;
         ti->data = f->data + ti->begin;
-        spans[f->n - 1] = (Span){ti->begin, ti->end, f->n - 1};
     }
+    return 0;
+}
 
-    /* Tensors must tile the data buffer: sorted by offset, each starts where the previous
-     * ended, and the last ends at the end of the file. */
+/* Tensors must tile the data buffer: sorted by offset, each starts where the previous
+ * ended, and the last ends at the end of the file. */
+static int check_data_tiled(const char *path, const StFile *f) {
+    Span *spans = xmalloc(sizeof(Span) * ((size_t)f->n + 1));
+    for (int i = 0; i < f->n; i++) spans[i] = (Span){f->tensors[i].begin, f->tensors[i].end, i};
     qsort(spans, (size_t)f->n, sizeof(Span), cmp_span);
     size_t at = 0;
+    int rc = 0;
     for (int i = 0; i < f->n; i++) {
         const StTensorInfo *ti = &f->tensors[spans[i].idx];
-        if (spans[i].begin != at) {
-            if (spans[i].begin < at)
-                kres_fail(path, "tensor \"%s\": data_offsets [%zu, %zu] overlap another tensor",
-                          ti->name, ti->begin, ti->end);
-            else
-                kres_fail(path, "tensor \"%s\": gap in the data buffer before offset %zu", ti->name,
-                          ti->begin);
-            goto done;
+        if (spans[i].begin < at) {
+            rc = kres_fail(path, "tensor \"%s\": data_offsets [%zu, %zu] overlap another tensor",
+                           ti->name, ti->begin, ti->end);
+            break;
+        }
+        if (spans[i].begin > at) {
+            rc = kres_fail(path, "tensor \"%s\": gap in the data buffer before offset %zu", ti->name,
+                           ti->begin);
+            break;
         }
         at = spans[i].end;
     }
-    if (at != f->data_size) {
-        kres_fail(path, "%zu unexpected bytes after the last tensor (data buffer %zu bytes)",
-                  f->data_size - at, f->data_size);
-        goto done;
-    }
+    if (rc == 0 && at != f->data_size)
+        rc = kres_fail(path, "%zu unexpected bytes after the last tensor (data buffer %zu bytes)",
+                       f->data_size - at, f->data_size);
+    free(spans);
+    return rc;
+}
+
+/* Read, then validate step by step; any failure leaves f zeroed (st_close) and the first
+ * problem found in kres_last_error(). */
+int st_open(const char *path, StFile *f) {
+    memset(f, 0, sizeof *f);
+    if (read_whole(path, &f->buf, &f->size) != 0) return -1;
+    f->path = xstrdup(path);
+    JsonValue *h = NULL;
+    uint64_t hlen = 0;
+    int rc = -1;
+    if (read_header_length(path, f->buf, f->size, &hlen) != 0) goto done;
+    if (!(h = parse_header(path, f->buf + 8, hlen))) goto done;
+    f->data = f->buf + 8 + hlen;
+    f->data_size = f->size - 8 - (size_t)hlen;
+    if (read_metadata(path, h, f) != 0) goto done;
+    if (read_tensor_entries(path, h, f) != 0) goto done;
+    if (check_data_tiled(path, f) != 0) goto done;
     rc = 0;
 done:
     json_free(h);
-    free(spans);
     if (rc != 0) st_close(f);
     return rc;
 }
