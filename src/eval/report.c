@@ -309,51 +309,71 @@ static int nice_ticks(double *lo, double *hi, double *t, int maxt) {
     return n;
 }
 
-static void svg_efficiency(Sb *b, const ReportData *d, Styles *st) {
-    Frame f = {0, 1, 0, 1, 62, 14, 400, 340, d->log_x ? 1 : 0};
-    const double W = 480, leg_y0 = f.py + f.ph + 66, leg_x0 = f.px - 50;
-    /* count legend rows first: the SVG height depends on them */
+/* Everything the label-efficiency plot's drawing depends on, worked out before the first
+ * byte: the SVG height needs the legend's row count, the frame needs the data ranges. */
+typedef struct {
+    Frame f;
+    double W, H;            /* viewBox size */
+    double leg_x0, leg_y0;  /* first legend entry */
+    double xt[64], yt[16];  /* tick positions in data units */
+    int nxt, nyt;
+} EffLayout;
+
+/* Rows the legend wraps into; must wrap exactly as eff_legend draws it. */
+static int eff_legend_rows(const ReportData *d, double W, double leg_x0) {
     int rows = d->n_series > 0;
     for (int s = 0, x = 0; s < d->n_series; s++) {
         double w = 32 + text_w12(d->series[s].label) + 22;
         if (s > 0 && leg_x0 + x + w > W - 4) rows++, x = 0;
         x += (int)w;
     }
-    const double H = leg_y0 + 18 * (rows - 1) + 14;
-    /* data ranges over every finite value */
-    double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
-    int nfr = 0;
-    double fracs[64];
+    return rows;
+}
+
+/* Data ranges over every finite value (x only where positive: the axis may be log), and
+ * the distinct label fractions, which become the log axis's ticks when there are few. */
+static void eff_data_ranges(const ReportData *d, double *xmin, double *xmax, double *ymin, double *ymax,
+                            double fracs[64], int *nfr) {
+    *xmin = INFINITY, *xmax = -INFINITY, *ymin = INFINITY, *ymax = -INFINITY;
+    *nfr = 0;
     for (int s = 0; s < d->n_series; s++) {
         const ReportSeries *r = &d->series[s];
         for (int i = 0; i < r->n; i++) {
             double x = r->fraction[i];
             if (!isfinite(x) || x <= 0) continue;
-            xmin = fmin(xmin, x), xmax = fmax(xmax, x);
+            *xmin = fmin(*xmin, x), *xmax = fmax(*xmax, x);
             int seen = 0;
-            for (int j = 0; j < nfr; j++) seen |= fabs(fracs[j] - x) < 1e-12;
-            if (!seen && nfr < 64) fracs[nfr++] = x;
+            for (int j = 0; j < *nfr; j++) seen |= fabs(fracs[j] - x) < 1e-12;
+            if (!seen && *nfr < 64) fracs[(*nfr)++] = x;
             const double v[3] = {r->auc_mean[i], r->auc_lo ? r->auc_lo[i] : NAN, r->auc_hi ? r->auc_hi[i] : NAN};
             for (int k = 0; k < 3; k++)
-                if (isfinite(v[k])) ymin = fmin(ymin, v[k]), ymax = fmax(ymax, v[k]);
+                if (isfinite(v[k])) *ymin = fmin(*ymin, v[k]), *ymax = fmax(*ymax, v[k]);
         }
     }
-    if (!isfinite(xmin)) xmin = 0.01, xmax = 1;
+}
+
+/* AUC axis: f->y0..y1 and its ticks (returned count) from the data's AUC range. */
+static int eff_y_scale(Frame *f, double ymin, double ymax, double yt[16]) {
     if (!isfinite(ymin)) ymin = 0.5, ymax = 1;
     if (ymax - ymin < 0.1) { /* at least 0.1 of AUC visible, centred on the data */
         double c = (ymin + ymax) / 2;
         ymin = c - 0.05, ymax = c + 0.05;
     }
     ymin = fmax(0, ymin - 0.02), ymax = fmin(1, ymax + 0.02);
-    double yt[16];
     int nyt = nice_ticks(&ymin, &ymax, yt, 8);
-    f.y0 = ymin, f.y1 = ymax;
-    double xt[64];
+    f->y0 = ymin, f->y1 = ymax;
+    return nyt;
+}
+
+/* Label-fraction axis: f->x0..x1 and its ticks (returned count). On a log axis the ticks
+ * are the fractions themselves when they fit, else the 1-2-5 series; linear is 0..1. */
+static int eff_x_scale(Frame *f, double xmin, double xmax, double fracs[64], int nfr, double xt[64]) {
     int nxt = 0;
-    if (f.logx) {
+    if (!isfinite(xmin)) xmin = 0.01, xmax = 1;
+    if (f->logx) {
         /* half a step of margin on the log axis so end points are not on the frame */
         double lo = log10(xmin), hi = log10(xmax), pad = fmax(0.08 * (hi - lo), 0.1);
-        f.x0 = pow(10, lo - pad), f.x1 = pow(10, hi + pad);
+        f->x0 = pow(10, lo - pad), f->x1 = pow(10, hi + pad);
         qsort(fracs, (size_t)nfr, sizeof fracs[0], cmp_dbl);
         if (nfr <= 8) {
             memcpy(xt, fracs, (size_t)nfr * sizeof xt[0]);
@@ -361,66 +381,84 @@ static void svg_efficiency(Sb *b, const ReportData *d, Styles *st) {
         } else {
             static const double std[] = {0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1};
             for (int i = 0; i < 10; i++)
-                if (std[i] >= f.x0 && std[i] <= f.x1) xt[nxt++] = std[i];
+                if (std[i] >= f->x0 && std[i] <= f->x1) xt[nxt++] = std[i];
         }
     } else {
-        f.x0 = 0, f.x1 = 1.0;
+        f->x0 = 0, f->x1 = 1.0;
         for (int i = 0; i <= 5; i++) xt[nxt++] = 0.2 * i;
     }
-    sb_printf(b, "<svg class=\"efficiency\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %.0f %.0f\" role=\"img\" "
-                 "aria-labelledby=\"eff-title\"><title id=\"eff-title\">AUC against label fraction</title>",
-              W, H);
-    svg_axes(b, &f, xt, nxt, yt, nyt, 1, 2, f.logx ? "Fraction of training labels (log scale)" : "Fraction of training labels",
-             d->cv_folds > 0 ? "ROC AUC, pooled out-of-fold" : "ROC AUC on the holdout");
-    int ns = d->n_series;
-    for (int s = 0; s < ns; s++) {
-        const ReportSeries *r = &d->series[s];
-        int k = style_of(st, r->label);
-        const char *col = PALETTE[k % NPAL];
-        /* small horizontal offset per series so overlapping error bars stay readable */
-        double dx = (s - (ns - 1) / 2.0) * 5.0;
-        sb_puts(b, "<g class=\"series\" data-label=\"");
-        sb_esc(b, r->label);
-        sb_puts(b, "\">");
-        /* band between lo and hi where both are known */
-        if (r->auc_lo && r->auc_hi) {
-            Sb pts = {0};
-            int m = 0;
-            for (int i = 0; i < r->n; i++)
-                if (r->fraction[i] > 0 && isfinite(r->auc_hi[i]) && isfinite(r->auc_lo[i]))
-                    sb_printf(&pts, "%.2f,%.2f ", fx(&f, r->fraction[i]) + dx, fy(&f, fmin(f.y1, r->auc_hi[i]))), m++;
-            for (int i = r->n - 1; i >= 0; i--)
-                if (r->fraction[i] > 0 && isfinite(r->auc_hi[i]) && isfinite(r->auc_lo[i]))
-                    sb_printf(&pts, "%.2f,%.2f ", fx(&f, r->fraction[i]) + dx, fy(&f, fmax(f.y0, r->auc_lo[i])));
-            if (m >= 2) sb_printf(b, "<polygon fill=\"%s\" fill-opacity=\"0.10\" stroke=\"none\" points=\"%s\"/>", col, pts.s);
-            free(pts.s);
+    return nxt;
+}
+
+static void eff_layout(const ReportData *d, EffLayout *L) {
+    L->f = (Frame){0, 1, 0, 1, 62, 14, 400, 340, d->log_x ? 1 : 0};
+    L->W = 480, L->leg_y0 = L->f.py + L->f.ph + 66, L->leg_x0 = L->f.px - 50;
+    L->H = L->leg_y0 + 18 * (eff_legend_rows(d, L->W, L->leg_x0) - 1) + 14;
+    double xmin, xmax, ymin, ymax, fracs[64];
+    int nfr;
+    eff_data_ranges(d, &xmin, &xmax, &ymin, &ymax, fracs, &nfr);
+    L->nyt = eff_y_scale(&L->f, ymin, ymax, L->yt);
+    L->nxt = eff_x_scale(&L->f, xmin, xmax, fracs, nfr, L->xt);
+}
+
+/* Shaded band between lo and hi where both are known: upper edge left to right, lower
+ * edge back; fewer than two points would make no area, so nothing is drawn then. */
+static void eff_band(Sb *b, const Frame *f, const ReportSeries *r, double dx, const char *col) {
+    Sb pts = {0};
+    int m = 0;
+    for (int i = 0; i < r->n; i++)
+        if (r->fraction[i] > 0 && isfinite(r->auc_hi[i]) && isfinite(r->auc_lo[i]))
+            sb_printf(&pts, "%.2f,%.2f ", fx(f, r->fraction[i]) + dx, fy(f, fmin(f->y1, r->auc_hi[i]))), m++;
+    for (int i = r->n - 1; i >= 0; i--)
+        if (r->fraction[i] > 0 && isfinite(r->auc_hi[i]) && isfinite(r->auc_lo[i]))
+            sb_printf(&pts, "%.2f,%.2f ", fx(f, r->fraction[i]) + dx, fy(f, fmax(f->y0, r->auc_lo[i])));
+    if (m >= 2) sb_printf(b, "<polygon fill=\"%s\" fill-opacity=\"0.10\" stroke=\"none\" points=\"%s\"/>", col, pts.s);
+    free(pts.s);
+}
+
+/* Per point: an error bar with end caps (where lo and hi are known) and the marker. */
+static void eff_points(Sb *b, const Frame *f, const ReportSeries *r, double dx, int k, const char *col) {
+    for (int i = 0; i < r->n; i++) {
+        if (!(r->fraction[i] > 0) || !isfinite(r->fraction[i])) continue;
+        double x = fx(f, r->fraction[i]) + dx;
+        if (r->auc_lo && r->auc_hi && isfinite(r->auc_lo[i]) && isfinite(r->auc_hi[i])) {
+            double y0 = fy(f, fmax(f->y0, r->auc_lo[i])), y1 = fy(f, fmin(f->y1, r->auc_hi[i]));
+            sb_printf(b, "<path d=\"M%.2f %.2fV%.2fM%.2f %.2fH%.2fM%.2f %.2fH%.2f\" stroke=\"%s\" stroke-width=\"1.4\" fill=\"none\"/>",
+                      x, y0, y1, x - 4, y0, x + 4, x - 4, y1, x + 4, col);
         }
-        sb_printf(b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2.2\"", col);
-        svg_dash_attr(b, k);
-        sb_puts(b, " points=\"");
-        for (int i = 0; i < r->n; i++)
-            if (r->fraction[i] > 0 && isfinite(r->fraction[i]) && isfinite(r->auc_mean[i]))
-                sb_printf(b, "%.2f,%.2f ", fx(&f, r->fraction[i]) + dx, fy(&f, r->auc_mean[i]));
-        sb_puts(b, "\"/>");
-        for (int i = 0; i < r->n; i++) {
-            if (!(r->fraction[i] > 0) || !isfinite(r->fraction[i])) continue;
-            double x = fx(&f, r->fraction[i]) + dx;
-            if (r->auc_lo && r->auc_hi && isfinite(r->auc_lo[i]) && isfinite(r->auc_hi[i])) {
-                double y0 = fy(&f, fmax(f.y0, r->auc_lo[i])), y1 = fy(&f, fmin(f.y1, r->auc_hi[i]));
-                sb_printf(b, "<path d=\"M%.2f %.2fV%.2fM%.2f %.2fH%.2fM%.2f %.2fH%.2f\" stroke=\"%s\" stroke-width=\"1.4\" fill=\"none\"/>",
-                          x, y0, y1, x - 4, y0, x + 4, x - 4, y1, x + 4, col);
-            }
-            if (isfinite(r->auc_mean[i])) svg_marker(b, k, x, fy(&f, r->auc_mean[i]), 4.2, col);
-        }
-        sb_puts(b, "</g>");
+        if (isfinite(r->auc_mean[i])) svg_marker(b, k, x, fy(f, r->auc_mean[i]), 4.2, col);
     }
-    /* legend: rows under the axis title, wrapping before an entry would run off the edge */
-    double lx = leg_x0, ly = leg_y0;
+}
+
+/* Series s of ns: band, mean line, error bars and markers in one labelled group. */
+static void eff_series(Sb *b, const Frame *f, const ReportSeries *r, int s, int ns, Styles *st) {
+    int k = style_of(st, r->label);
+    const char *col = PALETTE[k % NPAL];
+    /* small horizontal offset per series so overlapping error bars stay readable */
+    double dx = (s - (ns - 1) / 2.0) * 5.0;
+    sb_puts(b, "<g class=\"series\" data-label=\"");
+    sb_esc(b, r->label);
+    sb_puts(b, "\">");
+    if (r->auc_lo && r->auc_hi) eff_band(b, f, r, dx, col);
+    sb_printf(b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2.2\"", col);
+    svg_dash_attr(b, k);
+    sb_puts(b, " points=\"");
+    for (int i = 0; i < r->n; i++)
+        if (r->fraction[i] > 0 && isfinite(r->fraction[i]) && isfinite(r->auc_mean[i]))
+            sb_printf(b, "%.2f,%.2f ", fx(f, r->fraction[i]) + dx, fy(f, r->auc_mean[i]));
+    sb_puts(b, "\"/>");
+    eff_points(b, f, r, dx, k, col);
+    sb_puts(b, "</g>");
+}
+
+/* legend: rows under the axis title, wrapping before an entry would run off the edge */
+static void eff_legend(Sb *b, const ReportData *d, Styles *st, const EffLayout *L) {
+    double lx = L->leg_x0, ly = L->leg_y0;
     sb_puts(b, "<g class=\"legend\" font-size=\"12\">");
-    for (int s = 0; s < ns; s++) {
+    for (int s = 0; s < d->n_series; s++) {
         const char *label = d->series[s].label;
         double w = 32 + text_w12(label) + 22;
-        if (s > 0 && lx + w > W - 4) lx = leg_x0, ly += 18;
+        if (s > 0 && lx + w > L->W - 4) lx = L->leg_x0, ly += 18;
         int k = style_of(st, label);
         const char *col = PALETTE[k % NPAL];
         sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2.2\"", lx,
@@ -433,7 +471,21 @@ static void svg_efficiency(Sb *b, const ReportData *d, Styles *st) {
         sb_puts(b, "</text>");
         lx += w;
     }
-    sb_puts(b, "</g></svg>");
+    sb_puts(b, "</g>");
+}
+
+static void svg_efficiency(Sb *b, const ReportData *d, Styles *st) {
+    EffLayout L;
+    eff_layout(d, &L);
+    sb_printf(b, "<svg class=\"efficiency\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %.0f %.0f\" role=\"img\" "
+                 "aria-labelledby=\"eff-title\"><title id=\"eff-title\">AUC against label fraction</title>",
+              L.W, L.H);
+    svg_axes(b, &L.f, L.xt, L.nxt, L.yt, L.nyt, 1, 2,
+             L.f.logx ? "Fraction of training labels (log scale)" : "Fraction of training labels",
+             d->cv_folds > 0 ? "ROC AUC, pooled out-of-fold" : "ROC AUC on the holdout");
+    for (int s = 0; s < d->n_series; s++) eff_series(b, &L.f, &d->series[s], s, d->n_series, st);
+    eff_legend(b, d, st, &L);
+    sb_puts(b, "</svg>");
 }
 
 /* ---- page --------------------------------------------------------------------------- */
