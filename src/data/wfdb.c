@@ -755,61 +755,77 @@ static void fmt_num(char *out, size_t n, double x) {
 
 static int bad_token(const char *s) { return !*s || strpbrk(s, " \t\r\n") != NULL; }
 
-int wfdb_write(const char *record, const WfdbHeader *h, const int32_t *raw, int format) {
-    char hea[4096], dir[1024], dat[4096];
-    if (record_paths(record, hea, sizeof hea, dir, sizeof dir) != 0) return -1;
+/* What a written record is called on disk: "<record>.hea", the ".dat" beside it, and the
+ * record name (the path's last part), which the header repeats on its record line. */
+typedef struct {
+    char hea[4096], dat[4096], name[256];
+} RecordNames;
+
+/* Record-level fields: a format this writer encodes, sizes within the reader's limits, a
+ * usable rate, and a date only with a time (the record line's fields are positional). */
+static int check_record_fields(const char *hea, const WfdbHeader *h, int format) {
     if (format_bits(format) == 0) return kres_fail(hea, "cannot write unsupported signal format %d", format);
     if (h->nsig <= 0 || h->nsig > WFDB_MAX_SIGNALS) return kres_fail(hea, "cannot write %d signals (1-%d)", h->nsig, WFDB_MAX_SIGNALS);
     if (h->nsamples <= 0 || h->nsamples > WFDB_MAX_SAMPLES) return kres_fail(hea, "cannot write %ld samples", h->nsamples);
     if (!(h->fs > 0) || !isfinite(h->fs)) return kres_fail(hea, "sampling frequency must be positive");
     if (h->base_date[0] && !h->base_time[0]) return kres_fail(hea, "a base date needs a base time");
-    /* Names: the header's record name and the .dat file are the record path's last part. */
-    const char *base = strrchr(hea, '/');
-    base = base ? base + 1 : hea;
-    char name[256];
-    size_t bl = strlen(base) - 4;
-    if (bl == 0 || bl >= sizeof name - 4) return kres_fail(hea, "bad record name");
-    memcpy(name, base, bl);
-    name[bl] = '\0';
-    if (bad_token(name) || strchr(name, '/')) return kres_fail(hea, "record name must not contain spaces");
-    memcpy(dat, hea, strlen(hea) - 4);
-    strcpy(dat + strlen(hea) - 4, ".dat");
+    return 0;
+}
 
-    const int nsig = h->nsig;
-    const int64_t n = h->nsamples, nstream = n * nsig;
-    int64_t lo, hi;
-    format_range(format, &lo, &hi);
-    for (int s = 0; s < nsig; s++) {
+/* Names: the header's record name and the .dat file are the record path's last part. */
+static int name_record_files(RecordNames *r) {
+    const char *base = strrchr(r->hea, '/');
+    base = base ? base + 1 : r->hea;
+    size_t bl = strlen(base) - 4; /* record_paths ended hea in ".hea" */
+    if (bl == 0 || bl >= sizeof r->name - 4) return kres_fail(r->hea, "bad record name");
+    memcpy(r->name, base, bl);
+    r->name[bl] = '\0';
+    /* the record line is whitespace-separated, and a '/' would read as a segment count */
+    if (bad_token(r->name) || strchr(r->name, '/')) return kres_fail(r->hea, "record name must not contain spaces");
+    /* dat is as large as hea, so ".hea" -> ".dat" always fits */
+    memcpy(r->dat, r->hea, strlen(r->hea) - 4);
+    strcpy(r->dat + strlen(r->hea) - 4, ".dat");
+    return 0;
+}
+
+/* Signal fields that would not read back: a non-finite gain, units that would split the
+ * gain field, and line breaks, which would start a new header line. */
+static int check_signal_text(const char *hea, const WfdbHeader *h) {
+    for (int s = 0; s < h->nsig; s++) {
         const WfdbSignal *sg = &h->sig[s];
         if (!isfinite(sg->gain)) return kres_fail(hea, "signal %d: gain is not finite", s);
+        /* "(", ")" and "/" delimit the gain field "gain(baseline)/units" */
         if (sg->units[0] && (bad_token(sg->units) || strpbrk(sg->units, "()/")))
             return kres_fail(hea, "signal %d: units '%s' cannot be written", s, sg->units);
         if (strpbrk(sg->description, "\r\n")) return kres_fail(hea, "signal %d: description contains a line break", s);
     }
     for (int i = 0; i < h->ncomments; i++)
         if (strpbrk(h->comments[i], "\r\n")) return kres_fail(hea, "comment %d contains a line break", i);
+    return 0;
+}
 
-    /* Interleave frames; format 8 stores differences from the previous sample (the first
-     * from the initial value, which is the first sample, so it is 0). */
-    int32_t *stream = xmalloc((size_t)nstream * sizeof *stream);
-    long *sums = xcalloc((size_t)nsig, sizeof *sums);
-    int rc = -1;
+/* Interleave frames; format 8 stores differences from the previous sample (the first
+ * from the initial value, which is the first sample, so it is 0). Every value is checked
+ * against the format here, before any file is touched, and each signal's checksum summed. */
+static int interleave_samples(const char *dat, const WfdbHeader *h, const int32_t *raw, int format,
+                              int32_t *stream, long *sums) {
+    const int nsig = h->nsig;
+    const int64_t n = h->nsamples;
+    int64_t lo, hi;
+    format_range(format, &lo, &hi);
     for (int s = 0; s < nsig; s++) {
         const int32_t *x = raw + (size_t)s * (size_t)n;
         uint64_t sum = 0; /* modulo 2^64, then 65536 */
         for (int64_t t = 0; t < n; t++) {
             int64_t v = x[t];
-            if (v < lo || v > hi) {
-                kres_fail(dat, "signal %d sample %lld: value %lld does not fit format %d (%lld..%lld)", s, (long long)t,
-                          (long long)v, format, (long long)lo, (long long)hi);
-                goto out;
-            }
+            if (v < lo || v > hi)
+                return kres_fail(dat, "signal %d sample %lld: value %lld does not fit format %d (%lld..%lld)", s,
+                                 (long long)t, (long long)v, format, (long long)lo, (long long)hi);
             if (format == 8) {
                 v = t ? v - x[t - 1] : 0;
-                if (v < -128 || v > 127) {
-                    kres_fail(dat, "signal %d sample %lld: step %lld does not fit format 8 (-128..127)", s, (long long)t, (long long)v);
-                    goto out;
-                }
+                if (v < -128 || v > 127)
+                    return kres_fail(dat, "signal %d sample %lld: step %lld does not fit format 8 (-128..127)", s,
+                                     (long long)t, (long long)v);
             }
             stream[t * nsig + s] = (int32_t)v;
             sum += (uint64_t)(int64_t)x[t];
@@ -818,44 +834,78 @@ int wfdb_write(const char *record, const WfdbHeader *h, const int32_t *raw, int 
         long c = (long)(sum & 0xFFFF);
         sums[s] = c >= 32768 ? c - 65536 : c;
     }
+    return 0;
+}
+
+/* Pack the interleaved stream in `format` and write the .dat atomically. */
+static int write_dat(const char *dat, int format, const int32_t *stream, int64_t nstream) {
     int64_t nbytes = stream_bytes(format, nstream);
     uint8_t *bytes = xcalloc((size_t)nbytes, 1);
     encode_stream(format, stream, nstream, bytes);
-    int wrc = write_file_atomic(dat, bytes, (size_t)nbytes);
+    int rc = write_file_atomic(dat, bytes, (size_t)nbytes);
     free(bytes);
-    if (wrc != 0) goto out;
+    return rc;
+}
 
-    AtomicFile af;
-    if (atomic_open(&af, hea) != 0) goto out;
-    char fs[64], cf[64], bc[64], gain[64];
+/* Record line: name nsig fs[/counter_freq(base_counter)] nsamples [time [date]]. */
+static void print_record_line(FILE *fp, const char *name, const WfdbHeader *h) {
+    char fs[64], cf[64], bc[64];
     fmt_num(fs, sizeof fs, h->fs);
-    fprintf(af.fp, "%s %d %s", name, nsig, fs);
+    fprintf(fp, "%s %d %s", name, h->nsig, fs);
     if (h->counter_freq > 0) {
         fmt_num(cf, sizeof cf, h->counter_freq);
         fmt_num(bc, sizeof bc, h->base_counter);
-        fprintf(af.fp, "/%s(%s)", cf, bc);
+        fprintf(fp, "/%s(%s)", cf, bc);
     }
-    fprintf(af.fp, " %ld", h->nsamples);
-    if (h->base_time[0]) fprintf(af.fp, " %s", h->base_time);
-    if (h->base_date[0]) fprintf(af.fp, " %s", h->base_date);
-    fputc('\n', af.fp);
-    for (int s = 0; s < nsig; s++) {
+    fprintf(fp, " %ld", h->nsamples);
+    if (h->base_time[0]) fprintf(fp, " %s", h->base_time);
+    if (h->base_date[0]) fprintf(fp, " %s", h->base_date);
+    fputc('\n', fp);
+}
+
+/* The .hea: record line, one line per signal (with its first sample and checksum, which
+ * readers verify), then the comments; atomically. */
+static int write_hea(const RecordNames *r, const WfdbHeader *h, const int32_t *raw, int format, const long *sums) {
+    AtomicFile af;
+    if (atomic_open(&af, r->hea) != 0) return -1;
+    print_record_line(af.fp, r->name, h);
+    for (int s = 0; s < h->nsig; s++) {
         const WfdbSignal *sg = &h->sig[s];
+        /* a resolution the format cannot hold (or none) is written as the format's own */
         int res = sg->adc_resolution;
         if (res <= 0 || res > format_bits(format)) res = format_bits(format);
-        fmt_num(gain, sizeof gain, sg->gain == 0 ? 200.0 : sg->gain);
-        fprintf(af.fp, "%s.dat %d %s(%d)/%s %d %d %d %ld 0", name, format, gain, sg->baseline,
-                sg->units[0] ? sg->units : "mV", res, sg->adc_zero, raw[(size_t)s * (size_t)n], sums[s]);
+        char gain[64];
+        fmt_num(gain, sizeof gain, sg->gain == 0 ? 200.0 : sg->gain); /* 0 means 200 (wfdb.h) */
+        fprintf(af.fp, "%s.dat %d %s(%d)/%s %d %d %d %ld 0", r->name, format, gain, sg->baseline,
+                sg->units[0] ? sg->units : "mV", res, sg->adc_zero, raw[(size_t)s * (size_t)h->nsamples], sums[s]);
         if (sg->description[0]) fprintf(af.fp, " %s", sg->description);
         fputc('\n', af.fp);
     }
     for (int i = 0; i < h->ncomments; i++) fprintf(af.fp, "#%s\n", h->comments[i]);
     if (ferror(af.fp)) {
         atomic_abort(&af);
-        kres_fail(hea, "write error");
-        goto out;
+        return kres_fail(r->hea, "write error");
     }
-    rc = atomic_commit(&af);
+    return atomic_commit(&af);
+}
+
+int wfdb_write(const char *record, const WfdbHeader *h, const int32_t *raw, int format) {
+    RecordNames r;
+    char dir[1024];
+    /* Everything is checked before anything is written. */
+    if (record_paths(record, r.hea, sizeof r.hea, dir, sizeof dir) != 0) return -1;
+    if (check_record_fields(r.hea, h, format) != 0) return -1;
+    if (name_record_files(&r) != 0) return -1;
+    if (check_signal_text(r.hea, h) != 0) return -1;
+
+    const int64_t nstream = (int64_t)h->nsamples * h->nsig;
+    int32_t *stream = xmalloc((size_t)nstream * sizeof *stream);
+    long *sums = xcalloc((size_t)h->nsig, sizeof *sums);
+    int rc = -1;
+    if (interleave_samples(r.dat, h, raw, format, stream, sums) != 0) goto out;
+    /* The .dat goes first: a header is only written once the signal file it names is. */
+    if (write_dat(r.dat, format, stream, nstream) != 0) goto out;
+    rc = write_hea(&r, h, raw, format, sums);
 out:
     free(stream);
     free(sums);
