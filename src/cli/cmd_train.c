@@ -194,133 +194,204 @@ static int write_oof_csv(const char *path, const float *s, const int *lab, const
     return atomic_commit(&af);
 }
 
-static int run_cv(TrainArgs *a) {
-    TrainOptions o = a->o;
-    if (mkdir(a->out_dir, 0777) != 0 && errno != EEXIST)
-        return kres_fail(a->out_dir, "cannot create the output directory: %s", strerror(errno)), data_error();
+/* One --cv run: the options every round starts from, the pooled out-of-fold rows (one per
+ * test record of every round), the rounds' summaries and the pooled metrics. Everything
+ * cv_setup acquires is released in cv_free alone, whichever step failed. */
+typedef struct {
+    const TrainArgs *a;
+    TrainOptions o;                          /* a->o with the database and the current round's folds */
     PtbxlDb db;
-    if (ptbxl_open(o.data_dir, &db) != 0) return data_error();
-    o.db = &db;
-    int cap = db.n, n = 0, rc = KRES_EXIT_DATA;
-    float *scores = xmalloc((size_t)cap * sizeof(float)), *thr_of = xmalloc((size_t)cap * sizeof(float));
-    int *labels = xmalloc((size_t)cap * sizeof(int)), *folds = xmalloc((size_t)cap * sizeof(int));
-    int *ids = xmalloc((size_t)cap * sizeof(int));
+    int cap, n;                              /* pooled rows: room for every record; filled */
+    float *scores, *thr_of;                  /* out-of-fold score; threshold of the round that scored it */
+    int *labels, *folds, *ids;
     FoldSummary fs[PTBXL_NFOLDS];
-    char ckpt[4096], logp[4096], prefix[32];
-    double t0 = now_seconds(), train_sps = 0, infer_sps = 0;
-    for (int k = 1; k <= PTBXL_NFOLDS; k++) {
-        kfold_folds(k, &o.test_fold, &o.val_fold);
-        snprintf(ckpt, sizeof ckpt, "%s/fold%d.safetensors", a->out_dir, k);
-        snprintf(logp, sizeof logp, "%s/fold%d.log.jsonl", a->out_dir, k);
-        snprintf(prefix, sizeof prefix, "fold %d/10 ", k);
-        o.out_path = ckpt, o.log_path = logp, o.progress_prefix = prefix;
-        TrainResult r;
-        if (train_classifier(&o, &r) != 0) {
-            train_result_free(&r);
-            data_error();
-            goto done;
-        }
-        FoldSummary *f = &fs[k - 1];
-        f->fold = k, f->val_fold = o.val_fold, f->best_epoch = r.best_epoch, f->val_auc = r.best_val_auc;
-        f->threshold = r.threshold, f->ntest = r.ntest, f->npos = 0, f->test_auc = NAN;
-        KRES_ASSERT(n + r.ntest <= cap);
-        for (int i = 0; i < r.ntest; i++, n++) {
-            scores[n] = r.test_scores[i], labels[n] = r.test_labels[i], folds[n] = k;
-            ids[n] = r.test_ecg_id[i], thr_of[n] = (float)r.threshold;
-            f->npos += r.test_labels[i];
-        }
-        if (f->npos > 0 && f->npos < f->ntest) roc_auc(r.test_scores, r.test_labels, r.ntest, &f->test_auc);
-        train_sps += r.train_samples_per_s / PTBXL_NFOLDS, infer_sps += r.infer_samples_per_s / PTBXL_NFOLDS;
-        if (!o.quiet)
-            fprintf(stderr, "fold %d/10: best epoch %d, val AUC %.4f, threshold %.4g, test AUC %.4f (%d records, %d positive)\n",
-                    k, r.best_epoch, r.best_val_auc, r.threshold, f->test_auc, r.ntest, f->npos);
+    char ckpt[4096], logp[4096], prefix[32]; /* the current round's outputs (o points at them) */
+    char oof_path[4096];
+    EvalResult pooled;
+    int pooled_rc;                           /* pooled_eval's: 0 or EVAL_AUC_UNDEFINED */
+    int nauc;                                /* rounds whose test AUC is defined */
+    double auc_mean, auc_min, auc_max;       /* of those rounds' test AUCs */
+    double t0, train_sps, infer_sps;         /* start; the rounds' mean speeds */
+} Cv;
+
+static void cv_free(Cv *cv) {
+    free(cv->scores), free(cv->thr_of), free(cv->labels), free(cv->folds), free(cv->ids);
+    ptbxl_close(&cv->db); /* harmless when never opened: the struct starts zeroed */
+}
+
+/* The output directory, the database (read once for all ten rounds) and the pooled rows,
+ * sized for the whole database: a record is in at most one round's test fold. */
+static int cv_setup(Cv *cv, const TrainArgs *a) {
+    cv->a = a, cv->o = a->o;
+    if (mkdir(a->out_dir, 0777) != 0 && errno != EEXIST)
+        return kres_fail(a->out_dir, "cannot create the output directory: %s", strerror(errno));
+    if (ptbxl_open(cv->o.data_dir, &cv->db) != 0) return -1;
+    cv->o.db = &cv->db;
+    cv->cap = cv->db.n;
+    cv->scores = xmalloc((size_t)cv->cap * sizeof(float)), cv->thr_of = xmalloc((size_t)cv->cap * sizeof(float));
+    cv->labels = xmalloc((size_t)cv->cap * sizeof(int)), cv->folds = xmalloc((size_t)cv->cap * sizeof(int));
+    cv->ids = xmalloc((size_t)cv->cap * sizeof(int));
+    cv->t0 = now_seconds();
+    return 0;
+}
+
+/* Round k (test fold k, validation fold k%10+1) into fold<k>.safetensors and its log; its
+ * test records join the pooled rows, each with this round's threshold. */
+static int cv_train_round(Cv *cv, int k) {
+    TrainOptions *o = &cv->o;
+    kfold_folds(k, &o->test_fold, &o->val_fold);
+    snprintf(cv->ckpt, sizeof cv->ckpt, "%s/fold%d.safetensors", cv->a->out_dir, k);
+    snprintf(cv->logp, sizeof cv->logp, "%s/fold%d.log.jsonl", cv->a->out_dir, k);
+    snprintf(cv->prefix, sizeof cv->prefix, "fold %d/10 ", k);
+    o->out_path = cv->ckpt, o->log_path = cv->logp, o->progress_prefix = cv->prefix;
+    TrainResult r;
+    if (train_classifier(o, &r) != 0) {
         train_result_free(&r);
+        return -1;
     }
-    char path[4096];
-    snprintf(path, sizeof path, "%s/oof_scores.csv", a->out_dir);
-    if (write_oof_csv(path, scores, labels, folds, ids, n) != 0) {
-        data_error();
-        goto done;
+    FoldSummary *f = &cv->fs[k - 1];
+    f->fold = k, f->val_fold = o->val_fold, f->best_epoch = r.best_epoch, f->val_auc = r.best_val_auc;
+    f->threshold = r.threshold, f->ntest = r.ntest, f->npos = 0, f->test_auc = NAN;
+    KRES_ASSERT(cv->n + r.ntest <= cv->cap);
+    for (int i = 0; i < r.ntest; i++, cv->n++) {
+        const int j = cv->n;
+        cv->scores[j] = r.test_scores[i], cv->labels[j] = r.test_labels[i], cv->folds[j] = k;
+        cv->ids[j] = r.test_ecg_id[i], cv->thr_of[j] = (float)r.threshold;
+        f->npos += r.test_labels[i];
     }
-    EvalResult res;
-    int er = pooled_eval(scores, labels, thr_of, n, &res);
-    if (er < 0) {
-        data_error();
-        goto done;
+    /* A round's test AUC needs both classes in its fold; otherwise it stays NaN. */
+    if (f->npos > 0 && f->npos < f->ntest) roc_auc(r.test_scores, r.test_labels, r.ntest, &f->test_auc);
+    cv->train_sps += r.train_samples_per_s / PTBXL_NFOLDS, cv->infer_sps += r.infer_samples_per_s / PTBXL_NFOLDS;
+    if (!o->quiet)
+        fprintf(stderr, "fold %d/10: best epoch %d, val AUC %.4f, threshold %.4g, test AUC %.4f (%d records, %d positive)\n",
+                k, r.best_epoch, r.best_val_auc, r.threshold, f->test_auc, r.ntest, f->npos);
+    train_result_free(&r);
+    return 0;
+}
+
+/* oof_scores.csv, then the pooled metrics; an undefined pooled AUC is not a failure here
+ * (the table is still printed) but decides the exit code in run_cv. */
+static int cv_pool(Cv *cv) {
+    snprintf(cv->oof_path, sizeof cv->oof_path, "%s/oof_scores.csv", cv->a->out_dir);
+    if (write_oof_csv(cv->oof_path, cv->scores, cv->labels, cv->folds, cv->ids, cv->n) != 0) return -1;
+    cv->pooled_rc = pooled_eval(cv->scores, cv->labels, cv->thr_of, cv->n, &cv->pooled);
+    return cv->pooled_rc < 0 ? -1 : 0;
+}
+
+/* Mean of the per-round test AUCs: unlike the pooled AUC it does not compare scores of
+ * different models with each other (their calibrations differ). */
+static void cv_round_auc_stats(Cv *cv) {
+    double auc_sum = 0;
+    cv->auc_min = NAN, cv->auc_max = NAN, cv->nauc = 0;
+    for (int k = 0; k < PTBXL_NFOLDS; k++) {
+        const double auc = cv->fs[k].test_auc;
+        if (isnan(auc)) continue;
+        auc_sum += auc, cv->nauc++;
+        /* Written so that the first defined AUC replaces the NaN start. */
+        if (!(auc >= cv->auc_min)) cv->auc_min = auc;
+        if (!(auc <= cv->auc_max)) cv->auc_max = auc;
     }
-    /* Mean of the per-round test AUCs: unlike the pooled AUC it does not compare scores of
-     * different models with each other (their calibrations differ). */
-    double auc_sum = 0, auc_min = NAN, auc_max = NAN;
-    int nauc = 0;
-    for (int k = 0; k < PTBXL_NFOLDS; k++)
-        if (!isnan(fs[k].test_auc)) {
-            auc_sum += fs[k].test_auc, nauc++;
-            if (!(fs[k].test_auc >= auc_min)) auc_min = fs[k].test_auc;
-            if (!(fs[k].test_auc <= auc_max)) auc_max = fs[k].test_auc;
-        }
-    double auc_mean = nauc ? auc_sum / nauc : NAN;
+    cv->auc_mean = cv->nauc ? auc_sum / cv->nauc : NAN;
+}
+
+static void cv_folds_json(const Cv *cv, JsonWriter *w) {
+    jw_array_begin(w);
+    for (int k = 0; k < PTBXL_NFOLDS; k++) {
+        const FoldSummary *f = &cv->fs[k];
+        jw_object_begin(w);
+        jw_key(w, "test_fold"), jw_int(w, f->fold);
+        jw_key(w, "val_fold"), jw_int(w, f->val_fold);
+        jw_key(w, "best_epoch"), jw_int(w, f->best_epoch);
+        jw_key(w, "val_auc"), jw_number(w, f->val_auc);
+        jw_key(w, "threshold"), jw_number(w, f->threshold);
+        jw_key(w, "ntest"), jw_int(w, f->ntest);
+        jw_key(w, "npos"), jw_int(w, f->npos);
+        jw_key(w, "test_auc"), jw_number(w, f->test_auc);
+        jw_object_end(w);
+    }
+    jw_array_end(w);
+}
+
+/* The settings, every round, the per-round mean and the pooled metrics; total_seconds is
+ * taken here, so it covers everything but writing the summary itself. */
+static void cv_summary_json(const Cv *cv, JsonWriter *w) {
+    const TrainOptions *o = &cv->o;
+    jw_object_begin(w);
+    jw_key(w, "task"), jw_string(w, o->task);
+    jw_key(w, "protocol"), jw_string(w, protocol_name(o->protocol));
+    jw_key(w, "rate"), jw_int(w, o->rate);
+    jw_key(w, "epochs"), jw_int(w, o->epochs);
+    jw_key(w, "batch"), jw_int(w, o->batch);
+    jw_key(w, "seed"), jw_int(w, (long long)o->seed);
+    jw_key(w, "label_fraction"), jw_number(w, o->label_fraction);
+    jw_key(w, "threshold_rule"), jw_string(w, o->threshold_rule);
+    jw_key(w, "folds");
+    cv_folds_json(cv, w);
+    jw_key(w, "mean_fold_test_auc"), jw_number(w, cv->auc_mean);
+    jw_key(w, "pooled");
+    eval_write_json(w, &cv->pooled);
+    jw_key(w, "oof_scores"), jw_string(w, cv->oof_path);
+    jw_key(w, "train_samples_per_s"), jw_number(w, cv->train_sps);
+    jw_key(w, "infer_samples_per_s"), jw_number(w, cv->infer_sps);
+    jw_key(w, "total_seconds"), jw_number(w, now_seconds() - cv->t0);
+    jw_object_end(w);
+}
+
+/* summary.json (one line plus newline); with --json the same object goes to stdout, even
+ * when the file could not be written (the error follows it). */
+static int cv_write_summary(const Cv *cv) {
     JsonWriter w;
     jw_init(&w);
-    jw_object_begin(&w);
-    jw_key(&w, "task"), jw_string(&w, o.task);
-    jw_key(&w, "protocol"), jw_string(&w, protocol_name(o.protocol));
-    jw_key(&w, "rate"), jw_int(&w, o.rate);
-    jw_key(&w, "epochs"), jw_int(&w, o.epochs);
-    jw_key(&w, "batch"), jw_int(&w, o.batch);
-    jw_key(&w, "seed"), jw_int(&w, (long long)o.seed);
-    jw_key(&w, "label_fraction"), jw_number(&w, o.label_fraction);
-    jw_key(&w, "threshold_rule"), jw_string(&w, o.threshold_rule);
-    jw_key(&w, "folds");
-    jw_array_begin(&w);
-    for (int k = 0; k < PTBXL_NFOLDS; k++) {
-        jw_object_begin(&w);
-        jw_key(&w, "test_fold"), jw_int(&w, fs[k].fold);
-        jw_key(&w, "val_fold"), jw_int(&w, fs[k].val_fold);
-        jw_key(&w, "best_epoch"), jw_int(&w, fs[k].best_epoch);
-        jw_key(&w, "val_auc"), jw_number(&w, fs[k].val_auc);
-        jw_key(&w, "threshold"), jw_number(&w, fs[k].threshold);
-        jw_key(&w, "ntest"), jw_int(&w, fs[k].ntest);
-        jw_key(&w, "npos"), jw_int(&w, fs[k].npos);
-        jw_key(&w, "test_auc"), jw_number(&w, fs[k].test_auc);
-        jw_object_end(&w);
-    }
-    jw_array_end(&w);
-    jw_key(&w, "mean_fold_test_auc"), jw_number(&w, auc_mean);
-    jw_key(&w, "pooled");
-    eval_write_json(&w, &res);
-    jw_key(&w, "oof_scores"), jw_string(&w, path);
-    jw_key(&w, "train_samples_per_s"), jw_number(&w, train_sps);
-    jw_key(&w, "infer_samples_per_s"), jw_number(&w, infer_sps);
-    jw_key(&w, "total_seconds"), jw_number(&w, now_seconds() - t0);
-    jw_object_end(&w);
-    snprintf(path, sizeof path, "%s/summary.json", a->out_dir);
+    cv_summary_json(cv, &w);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/summary.json", cv->a->out_dir);
     char *txt = xmalloc(w.len + 2);
     memcpy(txt, w.buf, w.len);
     txt[w.len] = '\n';
     int we = write_file_atomic(path, txt, w.len + 1);
     free(txt);
-    if (a->json) printf("%.*s\n", (int)w.len, w.buf);
+    if (cv->a->json) printf("%.*s\n", (int)w.len, w.buf);
     jw_free(&w);
-    if (we != 0) {
-        data_error();
-        goto done;
+    return we != 0 ? -1 : 0;
+}
+
+static void cv_print_table(const Cv *cv) {
+    const TrainOptions *o = &cv->o;
+    const char *dir = cv->a->out_dir;
+    printf("10-fold cross-validation, %s (%s protocol, %d Hz), pooled out-of-fold predictions\n", o->task,
+           protocol_name(o->protocol), o->rate);
+    printf("fold  val  best epoch  val AUC  threshold  test n (pos)  test AUC\n");
+    for (int k = 0; k < PTBXL_NFOLDS; k++) {
+        const FoldSummary *f = &cv->fs[k];
+        printf("%4d  %3d  %10d  %7.4f  %9.4g  %6d (%3d)  %8.4f\n", f->fold, f->val_fold, f->best_epoch,
+               f->val_auc, f->threshold, f->ntest, f->npos, f->test_auc);
     }
-    if (!a->json) {
-        printf("10-fold cross-validation, %s (%s protocol, %d Hz), pooled out-of-fold predictions\n", o.task,
-               protocol_name(o.protocol), o.rate);
-        printf("fold  val  best epoch  val AUC  threshold  test n (pos)  test AUC\n");
-        for (int k = 0; k < PTBXL_NFOLDS; k++)
-            printf("%4d  %3d  %10d  %7.4f  %9.4g  %6d (%3d)  %8.4f\n", fs[k].fold, fs[k].val_fold,
-                   fs[k].best_epoch, fs[k].val_auc, fs[k].threshold, fs[k].ntest, fs[k].npos, fs[k].test_auc);
-        printf("mean of the %d per-round test AUCs %.4f (range %.4f - %.4f)\n\npooled out-of-fold:\n", nauc,
-               auc_mean, auc_min, auc_max);
-        print_pooled_table(&res, o.threshold_rule);
-        printf("\nwrote %s/oof_scores.csv, %s/summary.json and fold1..10 checkpoints\n", a->out_dir, a->out_dir);
-    }
-    rc = er == EVAL_AUC_UNDEFINED ? KRES_EXIT_DATA : KRES_EXIT_OK;
-done:
-    free(scores), free(thr_of), free(labels), free(folds), free(ids);
-    ptbxl_close(&db);
+    printf("mean of the %d per-round test AUCs %.4f (range %.4f - %.4f)\n\npooled out-of-fold:\n", cv->nauc,
+           cv->auc_mean, cv->auc_min, cv->auc_max);
+    print_pooled_table(&cv->pooled, o->threshold_rule);
+    printf("\nwrote %s/oof_scores.csv, %s/summary.json and fold1..10 checkpoints\n", dir, dir);
+}
+
+/* The steps in order; the first failure stops them with kres_fail's message pending. */
+static int cv_steps(Cv *cv, const TrainArgs *a) {
+    if (cv_setup(cv, a) != 0) return -1;
+    for (int k = 1; k <= PTBXL_NFOLDS; k++)
+        if (cv_train_round(cv, k) != 0) return -1;
+    if (cv_pool(cv) != 0) return -1;
+    cv_round_auc_stats(cv);
+    if (cv_write_summary(cv) != 0) return -1;
+    if (!a->json) cv_print_table(cv);
+    return 0;
+}
+
+static int run_cv(const TrainArgs *a) {
+    Cv cv;
+    memset(&cv, 0, sizeof cv);
+    int rc;
+    if (cv_steps(&cv, a) != 0) rc = data_error();
+    /* An undefined pooled AUC (one class only) fails the run, after its report. */
+    else rc = cv.pooled_rc == EVAL_AUC_UNDEFINED ? KRES_EXIT_DATA : KRES_EXIT_OK;
+    cv_free(&cv);
     return rc;
 }
 
