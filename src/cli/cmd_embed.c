@@ -35,103 +35,117 @@ static int exists(const char *p) {
 enum { FMT_AUTO = -1, FMT_CSV, FMT_NPY };
 static const char *const FORMATS[] = {[FMT_CSV] = "csv", [FMT_NPY] = "npy", NULL};
 
-int cmd_embed(int argc, char **argv) {
-    const char *enc = NULL, *out = NULL, *data = NULL;
-    int fmt = FMT_AUTO;
-    int rate = 100, batch = 32, quiet = 0;
-    RecordList rs = {xmalloc((size_t)(argc + 1) * sizeof(char *)), 0};
+/* One 'kres embed' call: the options, the records (given, or listed from --data; every name
+ * is owned by the list) and what the run allocates. embed_free alone releases it all, so
+ * each step just returns on failure. */
+typedef struct {
+    const char *enc, *out, *data;
+    int fmt, rate, batch, quiet;
+    RecordList rs;  /* record names, without extension */
+    Kres *m;
+    PreprocConfig pc;
+    int E;          /* features per record */
+    float *emb;     /* (rs.n, E) */
+} Embed;
+
+static void embed_free(Embed *e) {
+    record_list_free(&e->rs);
+    kres_free(e->m);
+    free(e->emb);
+}
+
+/* Options and their combinations. Returns ARG_CONTINUE, or the exit code to return at once
+ * (usage errors are printed here). */
+static int embed_parse(Embed *e, int argc, char **argv) {
+    e->fmt = FMT_AUTO, e->rate = 100, e->batch = 32;
+    /* Room for every argument as a record, so arg_record never has to grow the list. */
+    e->rs.recs = xmalloc((size_t)(argc + 1) * sizeof(char *));
     ArgSpec spec[] = {
-        ARG_SET("--quiet", &quiet),
-        ARG_ARGS(arg_record, &rs),
-        ARG_STR("--encoder", &enc),
-        ARG_STR("--out", &out),
-        ARG_STR("--data", &data),
-        ARG_CHOICE("--format", &fmt, FORMATS),
-        ARG_RATE("--rate", &rate),
-        ARG_INT("--batch", &batch, 1, 4096),
+        ARG_SET("--quiet", &e->quiet),
+        ARG_ARGS(arg_record, &e->rs),
+        ARG_STR("--encoder", &e->enc),
+        ARG_STR("--out", &e->out),
+        ARG_STR("--data", &e->data),
+        ARG_CHOICE("--format", &e->fmt, FORMATS),
+        ARG_RATE("--rate", &e->rate),
+        ARG_INT("--batch", &e->batch, 1, 4096),
         ARG_END,
     };
     int rc = arg_parse(CMD, argc, argv, spec, print_usage);
-    char **recs = rs.recs;
-    int n = rs.n;
-    if (rc != ARG_CONTINUE) goto done;
-    rc = KRES_EXIT_USAGE;
-    if (!enc) {
-        usage_error(CMD, "--encoder E is required");
-        goto done;
+    if (rc != ARG_CONTINUE) return rc;
+    if (!e->enc) return usage_error(CMD, "--encoder E is required");
+    if (!e->out) return usage_error(CMD, "--out FILE is required");
+    if (e->rs.n == 0 && !e->data) return usage_error(CMD, "no records: give RECORD... or --data PTBXL_DIR");
+    if (e->rs.n > 0 && e->data) return usage_error(CMD, "give RECORD... or --data, not both");
+    if (e->fmt == FMT_AUTO) {
+        size_t len = strlen(e->out);
+        e->fmt = len >= 4 && strcmp(e->out + len - 4, ".npy") == 0 ? FMT_NPY : FMT_CSV;
     }
-    if (!out) {
-        usage_error(CMD, "--out FILE is required");
-        goto done;
-    }
-    if (n == 0 && !data) {
-        usage_error(CMD, "no records: give RECORD... or --data PTBXL_DIR");
-        goto done;
-    }
-    if (n > 0 && data) {
-        usage_error(CMD, "give RECORD... or --data, not both");
-        goto done;
-    }
-    if (fmt == FMT_AUTO) {
-        size_t len = strlen(out);
-        fmt = len >= 4 && strcmp(out + len - 4, ".npy") == 0 ? FMT_NPY : FMT_CSV;
-    }
-    rc = KRES_EXIT_DATA;
-    if (data) {
-        PtbxlDb db;
-        if (ptbxl_open(data, &db) != 0) {
-            data_error();
-            goto done;
+    return ARG_CONTINUE;
+}
+
+/* --data: every record of the tree at --rate, in the database's (ecg_id) order. */
+static int list_tree_records(Embed *e) {
+    PtbxlDb db;
+    if (ptbxl_open(e->data, &db) != 0) return -1;
+    e->rs.recs = xrealloc(e->rs.recs, (size_t)(db.n + 1) * sizeof(char *));
+    for (int i = 0; i < db.n; i++) {
+        char p[4096];
+        const char *file = e->rate == 500 ? db.rec[i].filename_hr : db.rec[i].filename_lr;
+        if (path_join(p, sizeof p, e->data, file) != 0) {
+            kres_fail(e->data, "path too long");
+            ptbxl_close(&db);
+            return -1;
         }
-        recs = xrealloc(recs, (size_t)(db.n + 1) * sizeof(char *));
-        for (int i = 0; i < db.n; i++) {
-            char p[4096];
-            if (path_join(p, sizeof p, data, rate == 500 ? db.rec[i].filename_hr : db.rec[i].filename_lr) != 0) {
-                kres_fail(data, "path too long");
-                ptbxl_close(&db);
-                data_error();
-                goto done;
-            }
-            recs[n++] = xstrdup(p);
-        }
-        ptbxl_close(&db);
+        e->rs.recs[e->rs.n++] = xstrdup(p);
     }
-    /* Name a missing record before loading the model. */
-    for (int i = 0; i < n; i++) {
+    ptbxl_close(&db);
+    return 0;
+}
+
+/* Name a missing record before loading the model. */
+static int check_headers(const Embed *e) {
+    for (int i = 0; i < e->rs.n; i++) {
         char h[4200];
-        snprintf(h, sizeof h, "%s.hea", recs[i]);
-        if (!exists(h)) {
-            kres_fail(h, "no such record header");
-            data_error();
-            goto done;
-        }
+        snprintf(h, sizeof h, "%s.hea", e->rs.recs[i]);
+        if (!exists(h)) return kres_fail(h, "no such record header");
     }
-    Kres *m;
-    PreprocConfig pc;
-    if (embed_open_encoder(enc, 0, batch, &m, &pc, NULL) != 0) {
-        data_error();
-        goto done;
-    }
-    const int E = kres_embed_dim(kres_config(m));
-    float *emb = xmalloc((size_t)n * E * sizeof(float));
+    return 0;
+}
+
+/* The encoder's embeddings of every record, written as --format says. The speed on the
+ * summary line times embed_records alone (reading, preprocessing, forward passes). */
+static int embed_and_write(Embed *e) {
+    const char *const *recs = (const char *const *)e->rs.recs;
+    const int n = e->rs.n;
+    if (embed_open_encoder(e->enc, 0, e->batch, &e->m, &e->pc, NULL) != 0) return -1;
+    e->E = kres_embed_dim(kres_config(e->m));
+    e->emb = xmalloc((size_t)n * e->E * sizeof(float));
     double t0 = now_seconds();
-    int erc = embed_records(m, batch, &pc, (const char *const *)recs, n, emb, NULL);
+    if (embed_records(e->m, e->batch, &e->pc, recs, n, e->emb, NULL) != 0) return -1;
     double dt = now_seconds() - t0;
-    if (erc == 0)
-        erc = fmt == FMT_NPY ? embed_write_npy(out, (const char *const *)recs, emb, n, E)
-                                         : embed_write_csv(out, (const char *const *)recs, emb, n, E);
-    kres_free(m);
-    free(emb);
-    if (erc != 0) {
-        data_error();
-        goto done;
-    }
-    if (!quiet)
-        fprintf(stderr, "embed: %d records x %d features -> %s (%s), %.1f ECGs/s\n", n, E, out, FORMATS[fmt],
-                dt > 0 ? n / dt : 0.0);
-    rc = KRES_EXIT_OK;
-done:
-    for (int i = 0; i < n; i++) free(recs[i]);
-    free(recs);
+    int wrc = e->fmt == FMT_NPY ? embed_write_npy(e->out, recs, e->emb, n, e->E)
+                                : embed_write_csv(e->out, recs, e->emb, n, e->E);
+    if (wrc != 0) return -1;
+    if (!e->quiet)
+        fprintf(stderr, "embed: %d records x %d features -> %s (%s), %.1f ECGs/s\n", n, e->E, e->out,
+                FORMATS[e->fmt], dt > 0 ? n / dt : 0.0);
+    return 0;
+}
+
+/* The steps after parsing, in order; the first failure stops them with its kres_fail
+ * message pending. */
+static int embed_steps(Embed *e) {
+    if (e->data && list_tree_records(e) != 0) return -1;
+    if (check_headers(e) != 0) return -1;
+    return embed_and_write(e);
+}
+
+int cmd_embed(int argc, char **argv) {
+    Embed e;
+    memset(&e, 0, sizeof e);
+    int rc = embed_parse(&e, argc, argv);
+    if (rc == ARG_CONTINUE) rc = embed_steps(&e) != 0 ? data_error() : KRES_EXIT_OK;
+    embed_free(&e);
     return rc;
 }
