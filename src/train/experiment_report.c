@@ -405,96 +405,125 @@ static int report_gather(const ExpReportInput *c, Report *rp) {
     return 0;
 }
 
-static int write_results_json(const ExpReportInput *c, const Report *rp) {
+/* results.json's head: the settings and the cohort that every number below comes from. */
+static void json_setup(JsonWriter *w, const ExpReportInput *c, const Report *rp) {
     const ExperimentOptions *o = c->o;
-    const int F = rp->F, R = rp->R, P = EXP_NPIPELINES;
-    char path[PATHN];
-    JsonWriter w;
-    jw_init(&w);
-    jw_object_begin(&w);
-    jw_key(&w, "kres_version"), jw_string(&w, KRES_VERSION);
-    jw_key(&w, "preset"), jw_string(&w, o->preset ? o->preset : "custom");
-    jw_key(&w, "settings");
-    exp_write_settings(&w, o);
-    jw_key(&w, "fractions");
-    jw_array_begin(&w);
-    for (int fi = 0; fi < F; fi++) jw_number(&w, o->fractions[fi]);
-    jw_array_end(&w);
-    jw_key(&w, "repeats"), jw_int(&w, R);
-    jw_key(&w, "cohort");
-    jw_object_begin(&w);
-    jw_key(&w, "n"), jw_int(&w, c->coh->n);
-    jw_key(&w, "positives"), jw_int(&w, c->coh->npos);
-    jw_key(&w, "negatives"), jw_int(&w, c->coh->nneg);
-    jw_object_end(&w);
-    jw_key(&w, "pretrain");
-    jw_array_begin(&w);
+    jw_key(w, "kres_version"), jw_string(w, KRES_VERSION);
+    jw_key(w, "preset"), jw_string(w, o->preset ? o->preset : "custom");
+    jw_key(w, "settings");
+    exp_write_settings(w, o);
+    jw_key(w, "fractions");
+    jw_array_begin(w);
+    for (int fi = 0; fi < rp->F; fi++) jw_number(w, o->fractions[fi]);
+    jw_array_end(w);
+    jw_key(w, "repeats"), jw_int(w, rp->R);
+    jw_key(w, "cohort");
+    jw_object_begin(w);
+    jw_key(w, "n"), jw_int(w, c->coh->n);
+    jw_key(w, "positives"), jw_int(w, c->coh->npos);
+    jw_key(w, "negatives"), jw_int(w, c->coh->nneg);
+    jw_object_end(w);
+}
+
+/* Each encoder's pretraining done.json (beside the encoder file), or null where it is
+ * missing: the report is still written without it. */
+static void json_pretrain(JsonWriter *w, const ExpReportInput *c) {
+    jw_key(w, "pretrain");
+    jw_array_begin(w);
     for (int k = 0; k < c->n_encoders; k++) {
         char dp[PATHN];
         const char *slash = strrchr(c->encoder[k], '/');
         snprintf(dp, sizeof dp, "%.*s/done.json", (int)(slash ? slash - c->encoder[k] : 0), c->encoder[k]);
         JsonValue *v = exp_file_exists(dp) ? exp_json_read(dp) : NULL;
-        if (v) jw_value(&w, v);
-        else jw_null(&w);
+        if (v) jw_value(w, v);
+        else jw_null(w);
         json_free(v);
     }
-    jw_array_end(&w);
-    jw_key(&w, "complete"), jw_bool(&w, rp->complete);
-    jw_key(&w, "runs_done"), jw_int(&w, rp->n_done);
-    jw_key(&w, "runs_total"), jw_int(&w, rp->n_total);
-    jw_key(&w, "summary");
-    jw_array_begin(&w);
-    for (int p = 0; p < P; p++)
-        for (int fi = 0; fi < F; fi++) {
-            const Cell *cl = &rp->cells[p * F + fi];
-            jw_object_begin(&w);
-            jw_key(&w, "pipeline"), jw_string(&w, exp_pipeline_id((ExpPipeline)p));
-            jw_key(&w, "fraction"), jw_number(&w, o->fractions[fi]);
-            jw_key(&w, "repeats_done"), jw_int(&w, cl->n);
-            jw_key(&w, "auc_mean"), jw_number(&w, cl->auc_mean);
-            jw_key(&w, "auc_sd"), jw_number(&w, cl->auc_sd);
-            jw_key(&w, "auc_min"), jw_number(&w, cl->auc_min);
-            jw_key(&w, "auc_max"), jw_number(&w, cl->auc_max);
-            jw_key(&w, "sensitivity_mean"), jw_number(&w, cl->sens);
-            jw_key(&w, "specificity_mean"), jw_number(&w, cl->spec);
-            jw_key(&w, "ppv_mean"), jw_number(&w, cl->ppv);
-            jw_key(&w, "npv_mean"), jw_number(&w, cl->npv);
-            jw_object_end(&w);
+    jw_array_end(w);
+}
+
+/* One object per (pipeline, fraction) cell: the AUC over repeats and the mean operating point. */
+static void json_summary(JsonWriter *w, const ExperimentOptions *o, const Report *rp) {
+    jw_key(w, "summary");
+    jw_array_begin(w);
+    for (int p = 0; p < EXP_NPIPELINES; p++)
+        for (int fi = 0; fi < rp->F; fi++) {
+            const Cell *cl = &rp->cells[p * rp->F + fi];
+            jw_object_begin(w);
+            jw_key(w, "pipeline"), jw_string(w, exp_pipeline_id((ExpPipeline)p));
+            jw_key(w, "fraction"), jw_number(w, o->fractions[fi]);
+            jw_key(w, "repeats_done"), jw_int(w, cl->n);
+            jw_key(w, "auc_mean"), jw_number(w, cl->auc_mean);
+            jw_key(w, "auc_sd"), jw_number(w, cl->auc_sd);
+            jw_key(w, "auc_min"), jw_number(w, cl->auc_min);
+            jw_key(w, "auc_max"), jw_number(w, cl->auc_max);
+            jw_key(w, "sensitivity_mean"), jw_number(w, cl->sens);
+            jw_key(w, "specificity_mean"), jw_number(w, cl->spec);
+            jw_key(w, "ppv_mean"), jw_number(w, cl->ppv);
+            jw_key(w, "npv_mean"), jw_number(w, cl->npv);
+            jw_object_end(w);
         }
-    jw_array_end(&w);
-    jw_key(&w, "comparisons_method");
-    jw_string(&w, "paired DeLong test (DeLong, DeLong & Clarke-Pearson 1988) of AUC(a) = AUC(b) on the same ECGs, "
-                  "two-sided; diff = AUC(a) - AUC(b) with its 95% Wald CI; p not adjusted for multiple comparisons");
-    jw_key(&w, "comparisons");
-    jw_array_begin(&w);
+    jw_array_end(w);
+}
+
+/* The paired tests with every digit (results.md and report.html round them), after the
+ * method they were made with. */
+static void json_comparisons(JsonWriter *w, const Report *rp) {
+    jw_key(w, "comparisons_method");
+    jw_string(w, "paired DeLong test (DeLong, DeLong & Clarke-Pearson 1988) of AUC(a) = AUC(b) on the same ECGs, "
+                 "two-sided; diff = AUC(a) - AUC(b) with its 95% Wald CI; p not adjusted for multiple comparisons");
+    jw_key(w, "comparisons");
+    jw_array_begin(w);
     for (int i = 0; i < rp->n_cmp; i++) {
         const Comparison *m = &rp->cmps[i]; /* not compared: every number null, the note says why */
-        jw_object_begin(&w);
-        jw_key(&w, "a"), jw_string(&w, exp_pipeline_id(m->a));
-        jw_key(&w, "b"), jw_string(&w, exp_pipeline_id(m->b));
-        jw_key(&w, "fraction"), jw_number(&w, m->fraction);
-        jw_key(&w, "repeat"), jw_int(&w, m->repeat);
-        jw_key(&w, "n"), jw_int(&w, m->c.n);
-        jw_key(&w, "n_pos"), jw_int(&w, m->c.npos);
+        jw_object_begin(w);
+        jw_key(w, "a"), jw_string(w, exp_pipeline_id(m->a));
+        jw_key(w, "b"), jw_string(w, exp_pipeline_id(m->b));
+        jw_key(w, "fraction"), jw_number(w, m->fraction);
+        jw_key(w, "repeat"), jw_int(w, m->repeat);
+        jw_key(w, "n"), jw_int(w, m->c.n);
+        jw_key(w, "n_pos"), jw_int(w, m->c.npos);
         const char *keys[] = {"auc_a", "auc_b", "diff", "lo", "hi", "se", "z", "p", "corr"};
         const double vals[] = {m->c.auc_a, m->c.auc_b, m->c.diff, m->c.lo, m->c.hi,
                                m->c.se, m->c.z, m->c.p, m->c.corr};
-        for (int k = 0; k < (int)(sizeof keys / sizeof *keys); k++) jw_key(&w, keys[k]), jw_number(&w, vals[k]);
-        jw_key(&w, "note");
-        if (m->note[0]) jw_string(&w, m->note);
-        else jw_null(&w);
-        jw_object_end(&w);
+        for (int k = 0; k < (int)(sizeof keys / sizeof *keys); k++) jw_key(w, keys[k]), jw_number(w, vals[k]);
+        jw_key(w, "note");
+        if (m->note[0]) jw_string(w, m->note);
+        else jw_null(w);
+        jw_object_end(w);
     }
-    jw_array_end(&w);
-    jw_key(&w, "runs");
-    jw_array_begin(&w);
-    for (int r = 0; r < R; r++)
-        for (int fi = 0; fi < F; fi++)
-            for (int p = 0; p < P; p++) {
+    jw_array_end(w);
+}
+
+/* Every finished run's result.json verbatim, in the order the experiment runs them
+ * (repeat, then fraction, then pipeline). */
+static void json_runs(JsonWriter *w, const Report *rp) {
+    jw_key(w, "runs");
+    jw_array_begin(w);
+    for (int r = 0; r < rp->R; r++)
+        for (int fi = 0; fi < rp->F; fi++)
+            for (int p = 0; p < EXP_NPIPELINES; p++) {
                 const JsonValue *v = run_at(rp, p, fi, r);
-                if (v) jw_value(&w, v);
+                if (v) jw_value(w, v);
             }
-    jw_array_end(&w);
+    jw_array_end(w);
+}
+
+static int write_results_json(const ExpReportInput *c, const Report *rp) {
+    const ExperimentOptions *o = c->o;
+    char path[PATHN];
+    JsonWriter w;
+    jw_init(&w);
+    jw_object_begin(&w);
+    json_setup(&w, c, rp);
+    json_pretrain(&w, c);
+    /* an interrupted experiment's summary covers fewer repeats: say how many runs it has */
+    jw_key(&w, "complete"), jw_bool(&w, rp->complete);
+    jw_key(&w, "runs_done"), jw_int(&w, rp->n_done);
+    jw_key(&w, "runs_total"), jw_int(&w, rp->n_total);
+    json_summary(&w, o, rp);
+    json_comparisons(&w, rp);
+    json_runs(&w, rp);
     jw_key(&w, "notes"), jw_string(&w, rp->notes);
     jw_object_end(&w);
     int e = exp_pathf(path, "%s/results.json", o->out_dir) || exp_json_write(path, &w);
@@ -502,23 +531,24 @@ static int write_results_json(const ExpReportInput *c, const Report *rp) {
     return e ? -1 : 0;
 }
 
-static int write_results_md(const ExpReportInput *c, const Report *rp) {
+/* Title and one line on how the experiment was run, flagging an incomplete one up front. */
+static void md_title(FILE *f, const ExpReportInput *c, const Report *rp) {
     const ExperimentOptions *o = c->o;
-    const int F = rp->F, R = rp->R, P = EXP_NPIPELINES;
-    char path[PATHN];
-    char *md = NULL;
-    size_t mdlen = 0;
-    FILE *f = open_memstream(&md, &mdlen);
-    KRES_ASSERT(f);
-    char a[32], b[32], cc[32], pct[32];
+    const int R = rp->R;
     fprintf(f, "# kres experiment: %s, label efficiency\n\n", c->task->name);
     fprintf(f, "Preset `%s`; %s; %d repeat%s. Run directory `%s`.%s\n\n", o->preset ? o->preset : "custom",
             o->cv ? "pooled 10-fold cross-validation" : "holdout fold 10", R, R == 1 ? "" : "s", o->out_dir,
             rp->complete ? "" : " **Incomplete.**");
+}
+
+/* AUC per (pipeline, fraction) with its spread: min-max over repeats, or one run's DeLong CI. */
+static void md_auc_table(FILE *f, const ExperimentOptions *o, const Report *rp) {
+    const int F = rp->F, R = rp->R;
+    char a[32], b[32], cc[32];
     fprintf(f, "## ROC AUC on the %s\n\n", o->cv ? "pooled out-of-fold predictions" : "holdout fold");
     fprintf(f, "%s\n\n", R > 1 ? "Mean over repeats (min-max)." : "One repeat: AUC (DeLong 95% CI).");
     md_fraction_header(f, o->fractions, F);
-    for (int p = 0; p < P; p++) {
+    for (int p = 0; p < EXP_NPIPELINES; p++) {
         fprintf(f, "| %s |", exp_pipeline_label((ExpPipeline)p));
         for (int fi = 0; fi < F; fi++) {
             const Cell *cl = &rp->cells[p * F + fi];
@@ -530,9 +560,14 @@ static int write_results_md(const ExpReportInput *c, const Report *rp) {
         }
         fprintf(f, "\n");
     }
+}
+
+static void md_sens_spec_table(FILE *f, const ExperimentOptions *o, const Report *rp) {
+    const int F = rp->F;
+    char a[32], b[32];
     fprintf(f, "\n## Sensitivity / specificity at the validation-chosen threshold (mean over repeats)\n\n");
     md_fraction_header(f, o->fractions, F);
-    for (int p = 0; p < P; p++) {
+    for (int p = 0; p < EXP_NPIPELINES; p++) {
         fprintf(f, "| %s |", exp_pipeline_label((ExpPipeline)p));
         for (int fi = 0; fi < F; fi++) {
             const Cell *cl = &rp->cells[p * F + fi];
@@ -542,45 +577,56 @@ static int write_results_md(const ExpReportInput *c, const Report *rp) {
         }
         fprintf(f, "\n");
     }
-    if (rp->n_cmp > 0) {
-        fprintf(f, "\n## Paired comparisons of the AUCs\n\n");
-        if (rp->cmp_n > 0) fprintf(f, "Paired DeLong test on the same %d ECGs (%s), ", rp->cmp_n, rp->cmp_on);
-        else fprintf(f, "Paired DeLong test on the same ECGs within each comparison (%s; n in results.json), ", rp->cmp_on);
-        fprintf(f, "two-sided. Difference = AUC of the first pipeline minus the second, with its 95%% CI. The "
-                   "p-values are not adjusted for multiple comparisons (%d per label fraction and repeat).\n\n",
-                EXP_NCOMPARE);
-        fprintf(f, "| comparison | labels |%s AUC (first) | AUC (second) | difference (95%% CI) | z | p |\n",
-                R > 1 ? " repeat |" : "");
-        fprintf(f, "| --- | --- |%s --- | --- | --- | --- | --- |\n", R > 1 ? " --- |" : "");
-        for (int i = 0; i < rp->n_cmp; i++) {
-            const Comparison *m = &rp->cmps[i];
-            char dci[96], z[32], pv[32], rep[16] = "";
-            fmt_pct(pct, sizeof pct, m->fraction);
-            if (R > 1) snprintf(rep, sizeof rep, " %d |", m->repeat);
-            fmt3(a, sizeof a, m->c.auc_a), fmt3(b, sizeof b, m->c.auc_b);
-            if (isnan(m->c.diff)) snprintf(dci, sizeof dci, "n/a");
-            else if (isnan(m->c.lo)) snprintf(dci, sizeof dci, "%+.3f (n/a)", m->c.diff);
-            else snprintf(dci, sizeof dci, "%+.3f (%+.3f to %+.3f)", m->c.diff, m->c.lo, m->c.hi);
-            fmt2(z, sizeof z, m->c.z);
-            fmt_p(pv, sizeof pv, m->c.p);
-            fprintf(f, "| %s vs %s | %s |%s %s | %s | %s | %s | %s |\n", exp_pipeline_label(m->a),
-                    exp_pipeline_label(m->b), pct, rep, a, b, dci, z, pv);
-        }
-        for (int i = 0; i < rp->n_cmp; i++) {
-            const Comparison *m = &rp->cmps[i];
-            if (!m->note[0]) continue;
-            fmt_pct(pct, sizeof pct, m->fraction);
-            fprintf(f, "%s%s vs %s at %s labels, repeat %d: %s\n", i ? "" : "\n", exp_pipeline_label(m->a),
-                    exp_pipeline_label(m->b), pct, m->repeat, m->note);
-        }
+}
+
+/* One comparisons table row; the repeat column only exists with more than one repeat. */
+static void md_comparison_row(FILE *f, const Comparison *m, int R) {
+    char a[32], b[32], pct[32], dci[96], z[32], pv[32], rep[16] = "";
+    fmt_pct(pct, sizeof pct, m->fraction);
+    if (R > 1) snprintf(rep, sizeof rep, " %d |", m->repeat);
+    fmt3(a, sizeof a, m->c.auc_a), fmt3(b, sizeof b, m->c.auc_b);
+    if (isnan(m->c.diff)) snprintf(dci, sizeof dci, "n/a");
+    else if (isnan(m->c.lo)) snprintf(dci, sizeof dci, "%+.3f (n/a)", m->c.diff);
+    else snprintf(dci, sizeof dci, "%+.3f (%+.3f to %+.3f)", m->c.diff, m->c.lo, m->c.hi);
+    fmt2(z, sizeof z, m->c.z);
+    fmt_p(pv, sizeof pv, m->c.p);
+    fprintf(f, "| %s vs %s | %s |%s %s | %s | %s | %s | %s |\n", exp_pipeline_label(m->a),
+            exp_pipeline_label(m->b), pct, rep, a, b, dci, z, pv);
+}
+
+/* The paired DeLong tests; pairs that could not be compared get their reason under the table. */
+static void md_comparisons(FILE *f, const Report *rp) {
+    const int R = rp->R;
+    char pct[32];
+    fprintf(f, "\n## Paired comparisons of the AUCs\n\n");
+    if (rp->cmp_n > 0) fprintf(f, "Paired DeLong test on the same %d ECGs (%s), ", rp->cmp_n, rp->cmp_on);
+    else fprintf(f, "Paired DeLong test on the same ECGs within each comparison (%s; n in results.json), ", rp->cmp_on);
+    fprintf(f, "two-sided. Difference = AUC of the first pipeline minus the second, with its 95%% CI. The "
+               "p-values are not adjusted for multiple comparisons (%d per label fraction and repeat).\n\n",
+            EXP_NCOMPARE);
+    fprintf(f, "| comparison | labels |%s AUC (first) | AUC (second) | difference (95%% CI) | z | p |\n",
+            R > 1 ? " repeat |" : "");
+    fprintf(f, "| --- | --- |%s --- | --- | --- | --- | --- |\n", R > 1 ? " --- |" : "");
+    for (int i = 0; i < rp->n_cmp; i++) md_comparison_row(f, &rp->cmps[i], R);
+    for (int i = 0; i < rp->n_cmp; i++) {
+        const Comparison *m = &rp->cmps[i];
+        if (!m->note[0]) continue;
+        fmt_pct(pct, sizeof pct, m->fraction);
+        fprintf(f, "%s%s vs %s at %s labels, repeat %d: %s\n", i ? "" : "\n", exp_pipeline_label(m->a),
+                exp_pipeline_label(m->b), pct, m->repeat, m->note);
     }
+}
+
+/* One row per finished run, in run order, with each run's own CIs and threshold; a CV run
+ * has a threshold per round, so its result.json holds none. */
+static void md_every_run(FILE *f, const Report *rp) {
     fprintf(f, "\n## Every run\n\n");
     fprintf(f, "| run | n_train (pos/neg) | AUC [95%% CI] | sensitivity [CI] | specificity [CI] | PPV | NPV | "
                "threshold | wall time |\n");
     fprintf(f, "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
-    for (int r = 0; r < R; r++)
-        for (int fi = 0; fi < F; fi++)
-            for (int p = 0; p < P; p++) {
+    for (int r = 0; r < rp->R; r++)
+        for (int fi = 0; fi < rp->F; fi++)
+            for (int p = 0; p < EXP_NPIPELINES; p++) {
                 const JsonValue *v = run_at(rp, p, fi, r);
                 if (!v) continue;
                 double ntr = exp_jnum(v, "n_train"), npos = exp_jnum(v, "n_train_pos");
@@ -598,6 +644,21 @@ static int write_results_md(const ExpReportInput *c, const Report *rp) {
                         exp_jnum(json_get(v, "specificity"), "hi"), prop_value(v, "ppv"), prop_value(v, "npv"), thr,
                         d);
             }
+}
+
+static int write_results_md(const ExpReportInput *c, const Report *rp) {
+    const ExperimentOptions *o = c->o;
+    char path[PATHN];
+    char *md = NULL;
+    size_t mdlen = 0;
+    /* built in memory so that it goes out in one atomic write */
+    FILE *f = open_memstream(&md, &mdlen);
+    KRES_ASSERT(f);
+    md_title(f, c, rp);
+    md_auc_table(f, o, rp);
+    md_sens_spec_table(f, o, rp);
+    if (rp->n_cmp > 0) md_comparisons(f, rp);
+    md_every_run(f, rp);
     fprintf(f, "\n## Notes\n\n%s\n", rp->notes);
     fclose(f);
     int e = exp_pathf(path, "%s/results.md", o->out_dir) || write_file_atomic(path, md, mdlen);
