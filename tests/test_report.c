@@ -126,6 +126,48 @@ static void check_html(const char *h, int n_rows) {
     CHECK(strstr(h, "log scale") != NULL);
 }
 
+/* The efficiency chart's legend: every entry's text lies inside the SVG, i.e. the rows the
+ * layout counted (which set the height) are the rows drawn. Label lengths from a set that
+ * once broke it (a count on whole pixels came out a row short) and 300 random sets. */
+static int legend_fits(const int *lens, int n) {
+    static char labels[16][64];
+    static double fr[1] = {0.5}, m[1] = {0.8};
+    ReportSeries s[16];
+    for (int i = 0; i < n; i++) {
+        memset(labels[i], 'a', (size_t)lens[i]);
+        labels[i][lens[i]] = '\0';
+        s[i] = (ReportSeries){.label = labels[i], .n = 1, .fraction = fr, .auc_mean = m};
+    }
+    ReportData d = {.title = "legend", .series = s, .n_series = n};
+    char *h = report_render_html(&d);
+    const char *svg = strstr(h, "<svg class=\"efficiency\"");
+    double W = 0, H = 0;
+    int ok = svg && sscanf(strstr(svg, "viewBox=\"") + 9, "0 0 %lf %lf", &W, &H) == 2;
+    const char *g = ok ? strstr(svg, "<g class=\"legend\"") : NULL;
+    const char *end = g ? strstr(g, "</g>") : NULL;
+    int texts = 0;
+    for (const char *t = g; ok && t && (t = strstr(t, "<text x=\"")) && t < end; t++, texts++) {
+        double x, y;
+        ok = sscanf(t, "<text x=\"%lf\" y=\"%lf\"", &x, &y) == 2 && y <= H - 10 && x < W;
+    }
+    free(h);
+    return ok && g && end && texts == n;
+}
+
+static void test_efficiency_legend(void) {
+    static const int broke[] = {6, 27, 18, 20, 20, 9, 24, 30, 6, 27};
+    CHECK(legend_fits(broke, 10));
+    Rng r;
+    rng_seed(&r, 5);
+    int bad = 0;
+    for (int t = 0; t < 300; t++) {
+        int lens[16], n = 2 + (int)(rng_uniform(&r) * 11);
+        for (int i = 0; i < n; i++) lens[i] = 1 + (int)(rng_uniform(&r) * 30);
+        bad += !legend_fits(lens, n);
+    }
+    CHECKF(bad == 0, "%d of 300 random legends had an entry outside the chart", bad);
+}
+
 int main(int argc, char **argv) {
     static Synth x;
     build(&x);
@@ -252,5 +294,6 @@ int main(int argc, char **argv) {
     }
     free(h);
     free_synth(&x);
+    test_efficiency_legend();
     TEST_MAIN_END();
 }

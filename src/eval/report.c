@@ -321,11 +321,14 @@ typedef struct {
 
 /* Rows the legend wraps into; must wrap exactly as eff_legend draws it. */
 static int eff_legend_rows(const ReportData *d, double W, double leg_x0) {
+    /* the same arithmetic as eff_legend's, so that the rows counted are the rows drawn (a
+     * count on whole pixels once came out a row short, and the last row was cut off) */
     int rows = d->n_series > 0;
-    for (int s = 0, x = 0; s < d->n_series; s++) {
+    double lx = leg_x0;
+    for (int s = 0; s < d->n_series; s++) {
         double w = 32 + text_w12(d->series[s].label) + 22;
-        if (s > 0 && leg_x0 + x + w > W - 4) rows++, x = 0;
-        x += (int)w;
+        if (s > 0 && lx + w > W - 4) rows++, lx = leg_x0;
+        lx += w;
     }
     return rows;
 }
