@@ -47,6 +47,9 @@ expect_exit 0 "avx512_check.sh, every step" -- env FORCE=1 BUILD="$BIN" ROUNDS=2
     BATCH=2 LEN=256 THREADS=1 bash bench/avx512_check.sh
 check "avx512_check: bit-for-bit test passed" grep -q '^[0-9]* passed, 0 failed' "$TMP/out"
 check "avx512_check: names each side's kernel build" grep -q '^KRES_AVX512_KERNELS=1: own kernels avx' "$TMP/out"
+if ! grep -q ' avx512vl ' /proc/cpuinfo; then # the switch is ignored without AVX-512F+VL
+    check "avx512_check: KRES_AVX512_KERNELS=1 ignored here" grep -q '^KRES_AVX512_KERNELS=1: own kernels avx2$' "$TMP/out"
+fi
 check "avx512_check: latency median and ratio" grep -q '^median: avx2 [0-9.]* ms, avx512 [0-9.]* ms: [0-9.]*x$' "$TMP/out"
 check "avx512_check: per-layer tables of both" test "$(grep -c '^total [0-9.]* ms per forward' "$TMP/out")" -eq 2
 check "avx512_check: inference rounds" test "$(grep -c '^round [12]: default [0-9.]*  own avx512 kernels [0-9.]*$' "$TMP/out")" -eq 2
