@@ -286,18 +286,11 @@ void preproc_bandpass(double *x, long n, double fs, double highpass_hz, double l
 /* ---------------------------------------------------------------------------------------
  * The chain. */
 
-int preprocess_record(const WfdbRecord *r, const PreprocConfig *c, float *out, const char *path) {
-    /* r->mv: [S][N] mV; out: [12][L] */
-    if (!path) path = r->h.record_name[0] ? r->h.record_name : "record";
-    if (preproc_validate(c) != 0) return -1;
-    long n = r->h.nsamples;
-    if (r->h.nsig < 1 || n < 1 || !r->mv)
-        return kres_fail(path, "record has no samples (%d signals x %ld samples)", r->h.nsig, n);
-    double fs = r->h.fs;
-    if (!isfinite(fs) || fs <= 0) return kres_fail(path, "invalid sampling frequency %g Hz", fs);
-
-    /* 1. Pick the 12 standard leads by name. */
-    int src[KRES_NLEADS];
+/* 1. The 12 standard leads, picked by name: src[l] = the record's signal, or -1 (missing,
+ * allowed only with allow_missing_leads); *lead = [12][n] mV, zero where missing. */
+static int gather_leads(const WfdbRecord *r, const PreprocConfig *c, const char *path,
+                        int src[KRES_NLEADS], float **lead) {
+    const long n = r->h.nsamples;
     for (int l = 0; l < KRES_NLEADS; l++) {
         src[l] = wfdb_find_lead(&r->h, KRES_LEAD_NAMES[l]);
         if (src[l] < 0 && !c->allow_missing_leads) {
@@ -314,43 +307,54 @@ int preprocess_record(const WfdbRecord *r, const PreprocConfig *c, float *out, c
     if (nfound == 0) /* zero-filling everything would be a silent all-zero example */
         return kres_fail(path, "record has none of the 12 standard leads (first signal: '%s')",
                          r->h.sig[0].description);
-    float *lead = xcalloc((size_t)KRES_NLEADS * n, sizeof(float)); /* [12][N] */
+    *lead = xcalloc((size_t)KRES_NLEADS * n, sizeof(float)); /* [12][N] */
     for (int l = 0; l < KRES_NLEADS; l++) {
         if (src[l] < 0) continue; /* zero-filled */
         const float *x = r->mv + (size_t)src[l] * n;
         for (long t = 0; t < n; t++) {
             if (!isfinite(x[t])) {
-                free(lead);
+                free(*lead);
+                *lead = NULL;
                 return kres_fail(path, "lead %s has a non-finite sample at index %ld",
                                  KRES_LEAD_NAMES[l], t);
             }
-            lead[(size_t)l * n + t] = x[t];
+            (*lead)[(size_t)l * n + t] = x[t];
         }
     }
+    return 0;
+}
 
-    /* 2. Resample to target_rate (skipped when equal). */
-    double fo = c->target_rate;
-    long m = n;
-    float *rs = lead;
-    if (fabs(fs - fo) > 1e-9 * fo) {
-        m = preproc_resampled_length(n, fs, fo);
-        if (m < 1) {
-            free(lead);
-            return kres_fail(path, "%ld samples at %g Hz is too short to resample to %g Hz", n, fs,
-                             fo);
-        }
-        rs = xmalloc((size_t)KRES_NLEADS * m * sizeof(float)); /* [12][M] */
-        if (preproc_resample(lead, KRES_NLEADS, n, fs, fo, rs) != 0) {
+/* 2. *lead ([12][n] at fs) resampled to fo in place of the buffer (skipped when the rates are
+ * equal); *m = its new length. On failure *lead is freed. */
+static int resample_leads(float **lead, long n, double fs, double fo, long *m, const char *path) {
+    *m = n;
+    if (fabs(fs - fo) <= 1e-9 * fo) return 0;
+    *m = preproc_resampled_length(n, fs, fo);
+    int rc = 0;
+    if (*m < 1) {
+        rc = kres_fail(path, "%ld samples at %g Hz is too short to resample to %g Hz", n, fs, fo);
+    } else {
+        float *rs = xmalloc((size_t)KRES_NLEADS * *m * sizeof(float)); /* [12][M] */
+        if (preproc_resample(*lead, KRES_NLEADS, n, fs, fo, rs) != 0) {
             char msg[700];
             snprintf(msg, sizeof msg, "%s", kres_last_error());
-            free(lead);
             free(rs);
-            return kres_fail(path, "%s", msg);
+            rc = kres_fail(path, "%s", msg);
+        } else {
+            free(*lead);
+            *lead = rs;
+            return 0;
         }
-        free(lead);
     }
+    free(*lead);
+    *lead = NULL;
+    return rc;
+}
 
-    /* 3-6. Per lead: band-pass, crop or pad to L, standardise over the real samples. */
+/* 3-6. Per lead of rs ([12][m] at fo): band-pass, centre-crop or symmetrically pad to
+ * c->length, standardise over the real samples; missing leads stay all zero in out. */
+static void filter_crop_standardise(const float *rs, long m, double fo, const int src[KRES_NLEADS],
+                                    const PreprocConfig *c, float *out) {
     int L = c->length;
     long start = m > L ? (m - L) / 2 : 0;   /* centre crop: first kept input sample */
     long keep = m > L ? L : m;              /* real samples in the output */
@@ -376,7 +380,24 @@ int preprocess_record(const WfdbRecord *r, const PreprocConfig *c, float *out, c
         for (long t = 0; t < keep; t++) o[left + t] = (float)((w[t] - mean) * inv);
     }
     free(x);
-    free(rs);
+}
+
+int preprocess_record(const WfdbRecord *r, const PreprocConfig *c, float *out, const char *path) {
+    /* r->mv: [S][N] mV; out: [12][L] */
+    if (!path) path = r->h.record_name[0] ? r->h.record_name : "record";
+    if (preproc_validate(c) != 0) return -1;
+    long n = r->h.nsamples;
+    if (r->h.nsig < 1 || n < 1 || !r->mv)
+        return kres_fail(path, "record has no samples (%d signals x %ld samples)", r->h.nsig, n);
+    double fs = r->h.fs;
+    if (!isfinite(fs) || fs <= 0) return kres_fail(path, "invalid sampling frequency %g Hz", fs);
+    int src[KRES_NLEADS];
+    float *lead = NULL;
+    long m;
+    if (gather_leads(r, c, path, src, &lead) != 0) return -1;
+    if (resample_leads(&lead, n, fs, c->target_rate, &m, path) != 0) return -1;
+    filter_crop_standardise(lead, m, c->target_rate, src, c, out);
+    free(lead);
     return 0;
 }
 
