@@ -69,9 +69,9 @@ static void put_u64le(unsigned char b[8], uint64_t x) {
     for (int i = 0; i < 8; i++) b[i] = (unsigned char)(x >> (8 * i));
 }
 
-int st_write(const char *path, const StTensor *t, int n, const char *const *meta_keys,
-             const char *const *meta_vals, int nmeta) {
-    /* Validate everything before touching the filesystem. */
+/* Everything st_write can check before touching the filesystem. */
+static int check_tensors(const char *path, const StTensor *t, int n, const char *const *meta_keys,
+                         const char *const *meta_vals, int nmeta) {
     for (int i = 0; i < n; i++) {
         if (!t[i].name || !t[i].name[0]) return kres_fail(path, "tensor %d has an empty name", i);
         if (strcmp(t[i].name, "__metadata__") == 0)
@@ -91,76 +91,82 @@ int st_write(const char *path, const StTensor *t, int n, const char *const *meta
     for (int i = 0; i < nmeta; i++)
         if (!meta_keys[i] || !meta_vals[i])
             return kres_fail(path, "metadata entry %d has a NULL key or value", i);
+    return 0;
+}
 
-    /* Header: metadata first (as the reference writer does), then tensors in order with
-     * contiguous data offsets. */
-    size_t *nbytes = xmalloc(sizeof(size_t) * (size_t)(n ? n : 1));
-    JsonWriter w;
-    jw_init(&w);
-    jw_object_begin(&w);
+/* The JSON header into w: metadata first (as the reference writer does), then the tensors in
+ * order with contiguous data offsets; nbytes[i] = tensor i's data size. */
+static int build_header(const char *path, const StTensor *t, int n, const char *const *meta_keys,
+                        const char *const *meta_vals, int nmeta, JsonWriter *w, size_t *nbytes) {
+    jw_object_begin(w);
     if (nmeta > 0) {
-        jw_key(&w, "__metadata__");
-        jw_object_begin(&w);
+        jw_key(w, "__metadata__");
+        jw_object_begin(w);
         for (int i = 0; i < nmeta; i++) {
-            jw_key(&w, meta_keys[i]);
-            jw_string(&w, meta_vals[i]);
+            jw_key(w, meta_keys[i]);
+            jw_string(w, meta_vals[i]);
         }
-        jw_object_end(&w);
+        jw_object_end(w);
     }
     size_t off = 0;
-    int rc = 0;
     for (int i = 0; i < n; i++) {
         int ovf;
         size_t esz = st_dtype_size(t[i].dtype);
         size_t numel = shape_numel(t[i].ndim, t[i].shape, SIZE_MAX / esz, &ovf);
-        if (ovf) {
-            rc = kres_fail(path, "tensor \"%s\" is too large", t[i].name);
-            break;
-        }
+        if (ovf) return kres_fail(path, "tensor \"%s\" is too large", t[i].name);
         nbytes[i] = numel * esz;
-        if (nbytes[i] && !t[i].data) {
-            rc = kres_fail(path, "tensor \"%s\" has no data", t[i].name);
-            break;
-        }
-        jw_key(&w, t[i].name);
-        jw_object_begin(&w);
-        jw_key(&w, "dtype");
-        jw_string(&w, st_dtype_name(t[i].dtype));
-        jw_key(&w, "shape");
-        jw_array_begin(&w);
-        for (int d = 0; d < t[i].ndim; d++) jw_int(&w, (long long)t[i].shape[d]);
-        jw_array_end(&w);
-        jw_key(&w, "data_offsets");
-        jw_array_begin(&w);
-        jw_int(&w, (long long)off);
-        jw_int(&w, (long long)(off + nbytes[i]));
-        jw_array_end(&w);
-        jw_object_end(&w);
+        if (nbytes[i] && !t[i].data) return kres_fail(path, "tensor \"%s\" has no data", t[i].name);
+        jw_key(w, t[i].name);
+        jw_object_begin(w);
+        jw_key(w, "dtype");
+        jw_string(w, st_dtype_name(t[i].dtype));
+        jw_key(w, "shape");
+        jw_array_begin(w);
+        for (int d = 0; d < t[i].ndim; d++) jw_int(w, (long long)t[i].shape[d]);
+        jw_array_end(w);
+        jw_key(w, "data_offsets");
+        jw_array_begin(w);
+        jw_int(w, (long long)off);
+        jw_int(w, (long long)(off + nbytes[i]));
+        jw_array_end(w);
+        jw_object_end(w);
         off += nbytes[i];
     }
-    jw_object_end(&w);
-    /* Pad with spaces so the data buffer starts 8-byte aligned in the file. */
-    size_t hlen = (w.len + 7) & ~(size_t)7;
-    if (rc == 0 && (uint64_t)hlen > ST_MAX_HEADER)
-        rc = kres_fail(path, "header of %zu bytes exceeds the format's limit", hlen);
+    jw_object_end(w);
+    return 0;
+}
 
+/* The file, atomically: 8-byte header length, the header padded with spaces so that the data
+ * buffer starts 8-byte aligned, then each tensor's bytes. */
+static int write_file(const char *path, const JsonWriter *w, const StTensor *t, int n,
+                      const size_t *nbytes) {
+    size_t hlen = (w->len + 7) & ~(size_t)7;
+    if ((uint64_t)hlen > ST_MAX_HEADER)
+        return kres_fail(path, "header of %zu bytes exceeds the format's limit", hlen);
     AtomicFile af;
-    if (rc == 0 && atomic_open(&af, path) != 0) rc = -1;
-    else if (rc == 0) {
-        unsigned char len8[8];
-        put_u64le(len8, (uint64_t)hlen);
-        int ok = fwrite(len8, 1, 8, af.fp) == 8 && fwrite(w.buf, 1, w.len, af.fp) == w.len &&
-                 fwrite("       ", 1, hlen - w.len, af.fp) == hlen - w.len;
-        for (int i = 0; ok && i < n; i++)
-            if (nbytes[i]) ok = fwrite(t[i].data, 1, nbytes[i], af.fp) == nbytes[i];
-        if (!ok) {
-            int e = errno;
-            atomic_abort(&af);
-            rc = kres_fail(path, "write failed: %s", strerror(e));
-        } else {
-            rc = atomic_commit(&af);
-        }
+    if (atomic_open(&af, path) != 0) return -1;
+    unsigned char len8[8];
+    put_u64le(len8, (uint64_t)hlen);
+    int ok = fwrite(len8, 1, 8, af.fp) == 8 && fwrite(w->buf, 1, w->len, af.fp) == w->len &&
+             fwrite("       ", 1, hlen - w->len, af.fp) == hlen - w->len;
+    for (int i = 0; ok && i < n; i++)
+        if (nbytes[i]) ok = fwrite(t[i].data, 1, nbytes[i], af.fp) == nbytes[i];
+    if (!ok) {
+        int e = errno;
+        atomic_abort(&af);
+        return kres_fail(path, "write failed: %s", strerror(e));
     }
+    return atomic_commit(&af);
+}
+
+int st_write(const char *path, const StTensor *t, int n, const char *const *meta_keys,
+             const char *const *meta_vals, int nmeta) {
+    if (check_tensors(path, t, n, meta_keys, meta_vals, nmeta) != 0) return -1;
+    size_t *nbytes = xmalloc(sizeof(size_t) * (size_t)(n ? n : 1));
+    JsonWriter w;
+    jw_init(&w);
+    int rc = build_header(path, t, n, meta_keys, meta_vals, nmeta, &w, nbytes);
+    if (rc == 0) rc = write_file(path, &w, t, n, nbytes);
     jw_free(&w);
     free(nbytes);
     return rc;
