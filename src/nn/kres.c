@@ -341,6 +341,11 @@ static void point_buffers(Kres *m) {
  * convolutions: He normal, std = sqrt(2 / fan_in) with fan_in = Cin*K (ReLU follows);
  * linear layers: PyTorch's default U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias;
  * BN: weight 1, bias 0, running mean 0, running variance 1. */
+/* BN tensors start as the identity: weight and running_var 1, bias and running_mean 0. */
+static float bn_initial_value(const char *name) {
+    return strstr(name, ".weight") || strstr(name, ".running_var") ? 1.0f : 0.0f;
+}
+
 static void init_weights(Kres *m, uint64_t seed) {
     Rng rng;
     rng_seed(&rng, seed);
@@ -361,19 +366,18 @@ static void init_weights(Kres *m, uint64_t seed) {
             for (size_t k = 0; k < T->numel; k++)
                 x[k] = (float)(bound * (2.0 * rng_uniform(&rng) - 1.0));
         } else {
-            /* BN: weight and running_var are 1, bias and running_mean are 0. */
-            float v = (strstr(name, ".weight") || strstr(name, ".running_var")) ? 1.0f : 0.0f;
+            const float v = bn_initial_value(name);
             for (size_t k = 0; k < T->numel; k++) x[k] = v;
         }
     }
 }
 
-/* Batch-norm running statistics at their initial values (init_weights' rule). */
+/* Batch-norm running statistics at their initial values. */
 static void init_buffers(Kres *m) {
     for (int t = 0; t < m->ntensors; t++) {
         const KresTensor *T = &m->tensors[t];
         if (T->kind != KRES_BUFFER) continue;
-        const float v = strstr(T->name, ".running_var") ? 1.0f : 0.0f;
+        const float v = bn_initial_value(T->name);
         for (size_t k = 0; k < T->numel; k++) m->buffers[T->offset + k] = v;
     }
 }
