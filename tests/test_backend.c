@@ -472,20 +472,27 @@ static void test_model(void) {
 typedef void (*ForwardFn)(float *out, const float *inp, const float *weight, const float *bias,
                           int B, int Cin, int Cout, int L, int K, int stride, int pad);
 
+/* Random input, weights and bias for shape s, drawn from r in that order. */
+static void conv_inputs(const Shape *s, Rng *r, float **x, float **w, float **bias) {
+    const size_t nx = (size_t)s->B * s->Cin * s->L, nw = (size_t)s->Cout * s->Cin * s->K;
+    *x = xmalloc(nx * sizeof(float));
+    *w = xmalloc(nw * sizeof(float));
+    *bias = xmalloc((size_t)s->Cout * sizeof(float));
+    fill(*x, nx, r);
+    fill(*w, nw, r);
+    fill(*bias, (size_t)s->Cout, r);
+}
+
 static void check_forward_kernel(const char *name, ForwardFn fwd, const Shape *shapes, size_t n,
                                  Rng *r) {
     for (size_t si = 0; si < n; si++) {
         const Shape *s = &shapes[si];
         const int Lo = conv1d_out_len(s->L, s->K, s->S, s->P);
-        const size_t nx = (size_t)s->B * s->Cin * s->L, ny = (size_t)s->B * s->Cout * Lo;
-        const size_t nw = (size_t)s->Cout * s->Cin * s->K;
-        float *x = xmalloc(nx * sizeof(float)), *w = xmalloc(nw * sizeof(float));
-        float *bias = xmalloc((size_t)s->Cout * sizeof(float));
+        const size_t ny = (size_t)s->B * s->Cout * Lo;
+        float *x, *w, *bias;
+        conv_inputs(s, r, &x, &w, &bias);
         float *yr = xmalloc(ny * sizeof(float)), *y1 = xmalloc(ny * sizeof(float));
         float *y2 = xmalloc(ny * sizeof(float));
-        fill(x, nx, r);
-        fill(w, nw, r);
-        fill(bias, (size_t)s->Cout, r);
         const float *b = s->bias ? bias : NULL;
         conv1d_forward_ref(yr, x, w, b, s->B, s->Cin, s->Cout, s->L, s->K, s->S, s->P);
         for (size_t i = 0; i < ny; i++) y1[i] = y2[i] = NAN; /* must overwrite everything */
@@ -907,14 +914,10 @@ static void fft_forward_best(float *out, const float *inp, const float *weight, 
 /* y = fwd(shape) with fixed inputs (seeded per shape), NaN-filled first. */
 static void run_forward(float *y, ForwardFn fwd, const Shape *s, unsigned seed) {
     const int Lo = conv1d_out_len(s->L, s->K, s->S, s->P);
-    const size_t nx = (size_t)s->B * s->Cin * s->L, nw = (size_t)s->Cout * s->Cin * s->K;
-    float *x = xmalloc(nx * sizeof(float)), *w = xmalloc(nw * sizeof(float));
-    float *bias = xmalloc((size_t)s->Cout * sizeof(float));
+    float *x, *w, *bias;
     Rng r;
     rng_seed(&r, seed);
-    fill(x, nx, &r);
-    fill(w, nw, &r);
-    fill(bias, (size_t)s->Cout, &r);
+    conv_inputs(s, &r, &x, &w, &bias);
     for (size_t i = 0; i < (size_t)s->B * s->Cout * Lo; i++) y[i] = NAN;
     fwd(y, x, w, s->bias ? bias : NULL, s->B, s->Cin, s->Cout, s->L, s->K, s->S, s->P);
     free(x), free(w), free(bias);
