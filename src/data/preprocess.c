@@ -287,7 +287,8 @@ void preproc_bandpass(double *x, long n, double fs, double highpass_hz, double l
  * The chain. */
 
 /* 1. The 12 standard leads, picked by name: src[l] = the record's signal, or -1 (missing,
- * allowed only with allow_missing_leads); *lead = [12][n] mV, zero where missing. */
+ * allowed only with allow_missing_leads); *lead = [12][n] mV, zero where missing (the
+ * caller frees it, also after a failure). */
 static int gather_leads(const WfdbRecord *r, const PreprocConfig *c, const char *path,
                         int src[KRES_NLEADS], float **lead) {
     const long n = r->h.nsamples;
@@ -312,12 +313,9 @@ static int gather_leads(const WfdbRecord *r, const PreprocConfig *c, const char 
         if (src[l] < 0) continue; /* zero-filled */
         const float *x = r->mv + (size_t)src[l] * n;
         for (long t = 0; t < n; t++) {
-            if (!isfinite(x[t])) {
-                free(*lead);
-                *lead = NULL;
+            if (!isfinite(x[t]))
                 return kres_fail(path, "lead %s has a non-finite sample at index %ld",
                                  KRES_LEAD_NAMES[l], t);
-            }
             (*lead)[(size_t)l * n + t] = x[t];
         }
     }
@@ -325,30 +323,22 @@ static int gather_leads(const WfdbRecord *r, const PreprocConfig *c, const char 
 }
 
 /* 2. *lead ([12][n] at fs) resampled to fo in place of the buffer (skipped when the rates are
- * equal); *m = its new length. On failure *lead is freed. */
+ * equal); *m = its new length. *lead stays the caller's to free, whatever happens. */
 static int resample_leads(float **lead, long n, double fs, double fo, long *m, const char *path) {
     *m = n;
     if (fabs(fs - fo) <= 1e-9 * fo) return 0;
     *m = preproc_resampled_length(n, fs, fo);
-    int rc = 0;
-    if (*m < 1) {
-        rc = kres_fail(path, "%ld samples at %g Hz is too short to resample to %g Hz", n, fs, fo);
-    } else {
-        float *rs = xmalloc((size_t)KRES_NLEADS * *m * sizeof(float)); /* [12][M] */
-        if (preproc_resample(*lead, KRES_NLEADS, n, fs, fo, rs) != 0) {
-            char msg[700];
-            snprintf(msg, sizeof msg, "%s", kres_last_error());
-            free(rs);
-            rc = kres_fail(path, "%s", msg);
-        } else {
-            free(*lead);
-            *lead = rs;
-            return 0;
-        }
+    if (*m < 1) return kres_fail(path, "%ld samples at %g Hz is too short to resample to %g Hz", n, fs, fo);
+    float *rs = xmalloc((size_t)KRES_NLEADS * *m * sizeof(float)); /* [12][M] */
+    if (preproc_resample(*lead, KRES_NLEADS, n, fs, fo, rs) != 0) {
+        char msg[700];
+        snprintf(msg, sizeof msg, "%s", kres_last_error());
+        free(rs);
+        return kres_fail(path, "%s", msg);
     }
     free(*lead);
-    *lead = NULL;
-    return rc;
+    *lead = rs;
+    return 0;
 }
 
 /* 3-6. Per lead of rs ([12][m] at fo): band-pass, centre-crop or symmetrically pad to
@@ -394,11 +384,11 @@ int preprocess_record(const WfdbRecord *r, const PreprocConfig *c, float *out, c
     int src[KRES_NLEADS];
     float *lead = NULL;
     long m;
-    if (gather_leads(r, c, path, src, &lead) != 0) return -1;
-    if (resample_leads(&lead, n, fs, c->target_rate, &m, path) != 0) return -1;
-    filter_crop_standardise(lead, m, c->target_rate, src, c, out);
-    free(lead);
-    return 0;
+    int rc = gather_leads(r, c, path, src, &lead);
+    if (rc == 0) rc = resample_leads(&lead, n, fs, c->target_rate, &m, path);
+    if (rc == 0) filter_crop_standardise(lead, m, c->target_rate, src, c, out);
+    free(lead); /* one owner: neither step frees it, even when it fails */
+    return rc;
 }
 
 int preprocess_file(const char *record, const PreprocConfig *c, float *out) {
