@@ -319,18 +319,25 @@ typedef struct {
     int nxt, nyt;
 } EffLayout;
 
-/* Rows the legend wraps into; must wrap exactly as eff_legend draws it. */
+/* Legend entry s (label) placed after the previous one ended at *lx on row *ly: an entry
+ * that would run off the right edge starts a new row. Returns its width. The one rule both
+ * eff_legend_rows (the SVG height) and eff_legend (the drawing) follow, so the rows counted
+ * are the rows drawn (a separate count on whole pixels once came out a row short, and the
+ * last row was cut off). */
+static double eff_legend_place(const char *label, int s, double W, double leg_x0, double *lx, double *ly) {
+    double w = 32 + text_w12(label) + 22;
+    if (s > 0 && *lx + w > W - 4) *lx = leg_x0, *ly += 18;
+    return w;
+}
+
+/* Rows the legend wraps into. */
 static int eff_legend_rows(const ReportData *d, double W, double leg_x0) {
-    /* the same arithmetic as eff_legend's, so that the rows counted are the rows drawn (a
-     * count on whole pixels once came out a row short, and the last row was cut off) */
-    int rows = d->n_series > 0;
-    double lx = leg_x0;
+    double lx = leg_x0, ly = 0;
     for (int s = 0; s < d->n_series; s++) {
-        double w = 32 + text_w12(d->series[s].label) + 22;
-        if (s > 0 && lx + w > W - 4) rows++, lx = leg_x0;
+        double w = eff_legend_place(d->series[s].label, s, W, leg_x0, &lx, &ly);
         lx += w;
     }
-    return rows;
+    return d->n_series > 0 ? 1 + (int)(ly / 18) : 0;
 }
 
 /* Data ranges over every finite value (x only where positive: the axis may be log), and
@@ -460,8 +467,7 @@ static void eff_legend(Sb *b, const ReportData *d, Styles *st, const EffLayout *
     sb_puts(b, "<g class=\"legend\" font-size=\"12\">");
     for (int s = 0; s < d->n_series; s++) {
         const char *label = d->series[s].label;
-        double w = 32 + text_w12(label) + 22;
-        if (s > 0 && lx + w > L->W - 4) lx = L->leg_x0, ly += 18;
+        double w = eff_legend_place(label, s, L->W, L->leg_x0, &lx, &ly);
         int k = style_of(st, label);
         const char *col = PALETTE[k % NPAL];
         sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2.2\"", lx,
