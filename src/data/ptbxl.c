@@ -369,10 +369,19 @@ static const NamedTask NAMED_TASKS[] = {
      "heart block: AV block, bundle branch block or fascicular block (avb + bbb + fascicular)"},
 };
 
-static int task_add_code(Task *t, const PtbxlDb *db, const char *tok, const char *spec) {
+/* One code of a task; named: the built-in task the code comes from, or NULL for a spec the
+ * user typed. An unknown code is the spec's fault, or for a named task the file's. */
+static int task_add_code(Task *t, const PtbxlDb *db, const char *tok, const char *spec, const NamedTask *named) {
     const PtbxlStatement *st = NULL;
     for (int i = 0; i < db->nstatements && !st; i++)
         if (strcasecmp(db->stmt[i].code, tok) == 0) st = &db->stmt[i];
+    if (!st && named) {
+        char path[sizeof db->dir + 32];
+        snprintf(path, sizeof path, "%s/scp_statements.csv", db->dir);
+        return kres_fail(path, "has no statement '%s', which task '%s' needs (%s); PTB-XL's own file "
+                               "has them all: truncated, or not PTB-XL's?",
+                         tok, named->name, named->codes);
+    }
     if (!st) {
         char valid[700];
         size_t used = 0;
@@ -392,7 +401,7 @@ static int task_add_code(Task *t, const PtbxlDb *db, const char *tok, const char
 }
 
 /* Comma-separated codes; spaces around codes are allowed. */
-static int task_add_list(Task *t, const PtbxlDb *db, const char *list, const char *spec) {
+static int task_add_list(Task *t, const PtbxlDb *db, const char *list, const char *spec, const NamedTask *named) {
     const char *p = list;
     for (;;) {
         while (*p == ' ') p++;
@@ -407,7 +416,7 @@ static int task_add_list(Task *t, const PtbxlDb *db, const char *list, const cha
         memcpy(tok, p, len);
         tok[len] = '\0';
         if (t->ncodes == TASK_MAX_CODES) return kres_fail(NULL, "task '%s': too many codes", spec);
-        if (task_add_code(t, db, tok, spec) != 0) return -1;
+        if (task_add_code(t, db, tok, spec, named) != 0) return -1;
         if (!*e) return 0;
         p = e + 1;
     }
@@ -418,18 +427,7 @@ int task_parse(const char *spec, const PtbxlDb *db, Task *t) {
     if (!spec || !*spec) return kres_fail(NULL, "empty task (use heart-block, avb, bbb, fascicular, cd or SCP codes)");
     for (size_t i = 0; i < sizeof NAMED_TASKS / sizeof NAMED_TASKS[0]; i++) {
         if (strcasecmp(spec, NAMED_TASKS[i].name) != 0) continue;
-        if (task_add_list(t, db, NAMED_TASKS[i].codes, NAMED_TASKS[i].name) != 0) {
-            /* the name is right, the data is not: say which file lacks which code (the
-             * codes before it were added, so it is token number t->ncodes of the list) */
-            const char *code = NAMED_TASKS[i].codes;
-            for (int k = 0; k < t->ncodes; k++) code = strchr(code, ',') + 1;
-            const int len = (int)strcspn(code, ",");
-            char path[sizeof db->dir + 32];
-            snprintf(path, sizeof path, "%s/scp_statements.csv", db->dir);
-            return kres_fail(path, "has no statement '%.*s', which task '%s' needs (%s); PTB-XL's own file "
-                                   "has them all: truncated, or not PTB-XL's?",
-                             len, code, NAMED_TASKS[i].name, NAMED_TASKS[i].codes);
-        }
+        if (task_add_list(t, db, NAMED_TASKS[i].codes, NAMED_TASKS[i].name, &NAMED_TASKS[i]) != 0) return -1;
         snprintf(t->name, sizeof t->name, "%s", NAMED_TASKS[i].name);
         snprintf(t->description, sizeof t->description, "%s", NAMED_TASKS[i].description);
         return 0;
@@ -444,7 +442,7 @@ int task_parse(const char *spec, const PtbxlDb *db, Task *t) {
                  "conduction disturbance: every diagnostic statement of class CD");
         return 0;
     }
-    if (task_add_list(t, db, spec, spec) != 0) return -1;
+    if (task_add_list(t, db, spec, spec, NULL) != 0) return -1;
     /* Name = the canonical codes joined by commas (cut at sizeof name). */
     char name[sizeof t->name];
     size_t used = 0;
