@@ -175,8 +175,7 @@ int exp_json_write(const char *path, const JsonWriter *w) {
 }
 
 double exp_jnum(const JsonValue *obj, const char *key) {
-    const JsonValue *v = json_get(obj, key);
-    return v && v->type == JSON_NUMBER ? v->number : NAN; /* null (NaN written by jw_number) */
+    return json_num(json_get(obj, key), NAN); /* null (NaN written by jw_number) is NaN too */
 }
 
 /* Shortest decimal of a float (0.1, not 0.10000000149011612) for the settings record. */
