@@ -14,7 +14,6 @@
 #include "train/experiment_internal.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <math.h>
 #include <omp.h>
 #include <stdarg.h>
@@ -26,7 +25,6 @@
 #include "common/json.h"
 #include "data/ptbxl.h"
 #include "eval/metrics.h"
-#include "nn/checkpoint.h"
 #include "nn/conv1d.h"
 #include "train/finetune.h"
 #include "train/probe.h"
