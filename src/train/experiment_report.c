@@ -31,7 +31,6 @@ typedef struct {
     int n;                         /* finished repeats */
     double auc_mean, auc_sd, auc_min, auc_max;
     double sens, spec, ppv, npv;   /* means */
-    double ntrain, ntrain_pos;     /* of the first finished repeat */
     double auc_lo1, auc_hi1;       /* DeLong CI of the first finished repeat */
 } Cell;
 
@@ -45,10 +44,7 @@ static void cell_compute(RunSlot *slots, int repeats, Cell *cl) {
     for (int r = 0; r < repeats; r++) {
         const JsonValue *v = slots[r].v;
         if (!v) continue;
-        if (k == 0) {
-            cl->ntrain = exp_jnum(v, "n_train"), cl->ntrain_pos = exp_jnum(v, "n_train_pos");
-            cl->auc_lo1 = exp_jnum(v, "auc_lo"), cl->auc_hi1 = exp_jnum(v, "auc_hi");
-        }
+        if (k == 0) cl->auc_lo1 = exp_jnum(v, "auc_lo"), cl->auc_hi1 = exp_jnum(v, "auc_hi");
         auc[k] = exp_jnum(v, "auc"), se[k] = prop_value(v, "sensitivity"), sp[k] = prop_value(v, "specificity");
         pp[k] = prop_value(v, "ppv"), np[k] = prop_value(v, "npv");
         k++;
