@@ -725,10 +725,8 @@ static int load_views(Run *u, int epoch, long s) {
 #pragma omp parallel for schedule(static)
     for (int v = 0; v < u->N2; v++) {
         const int i = v % N, second = v >= N;
-        const float *src;
-        if (o->pairs == PAIRS_SEGMENTS) src = u->raw + (size_t)i * u->exLp;
-        else if (o->pairs == PAIRS_PATIENT) src = u->raw + (size_t)v * u->exLp;
-        else src = u->raw + (size_t)i * u->exLp;
+        /* patient pairs loaded a record per view; the other modes one per ECG */
+        const float *src = u->raw + (size_t)(o->pairs == PAIRS_PATIENT ? v : i) * u->exLp;
         float *dst = u->x + (size_t)v * u->exL;
         if (o->pairs == PAIRS_SEGMENTS)
             for (int l = 0; l < KRES_NLEADS; l++)
