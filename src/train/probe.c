@@ -355,7 +355,6 @@ typedef struct {
     int nsub;
     Kres *m;
     PreprocConfig pc;
-    CkptInfo info;
     int E;                       /* embedding width */
     float *Xtr, *Xva, *Xte;      /* embeddings of the subset, validation and test (n, E) */
     int *ytr;
@@ -364,7 +363,6 @@ typedef struct {
 static void probe_free(Probe *p) {
     free(p->Xtr), free(p->Xva), free(p->Xte), free(p->ytr);
     free(p->tr), free(p->va), free(p->te), free(p->sub);
-    ckpt_info_free(&p->info);
     kres_free(p->m);
     cohort_free(&p->c);
     if (p->own_open) ptbxl_close(&p->own);
@@ -410,7 +408,7 @@ static int probe_split(Probe *p, ProbeResult *r) {
  * cohort embeddings), and their labels. */
 static int probe_embed(Probe *p, ProbeResult *r) {
     const ProbeOptions *o = p->o;
-    if (embed_open_encoder(o->encoder_path, 1, PROBE_BATCH, &p->m, &p->pc, &p->info) != 0) return -1;
+    if (embed_open_encoder(o->encoder_path, 1, PROBE_BATCH, &p->m, &p->pc, NULL) != 0) return -1;
     const int E = p->E = kres_embed_dim(kres_config(p->m)), nsub = p->nsub;
     const double t0 = now_seconds();
     p->Xtr = xmalloc((size_t)nsub * E * sizeof(float) + 1);
