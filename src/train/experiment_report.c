@@ -24,10 +24,6 @@
 /* ---- aggregation and reports --------------------------------------------------------- */
 
 typedef struct {
-    JsonValue *v;                  /* the run's result.json, or NULL if not finished */
-} RunSlot;
-
-typedef struct {
     int n;                         /* finished repeats */
     double auc_mean, auc_sd, auc_min, auc_max;
     double sens, spec, ppv, npv;   /* means */
@@ -36,13 +32,14 @@ typedef struct {
 
 static double prop_value(const JsonValue *run, const char *key) { return exp_jnum(json_get(run, key), "value"); }
 
-static void cell_compute(RunSlot *slots, int repeats, Cell *cl) {
+/* One (pipeline, fraction) cell from its repeats' result.json (NULL: not finished). */
+static void cell_compute(JsonValue *const *runs, int repeats, Cell *cl) {
     double auc[EXP_MAX_REPEATS], se[EXP_MAX_REPEATS], sp[EXP_MAX_REPEATS], pp[EXP_MAX_REPEATS], np[EXP_MAX_REPEATS];
     int k = 0;
     memset(cl, 0, sizeof *cl);
     cl->auc_lo1 = cl->auc_hi1 = NAN;
     for (int r = 0; r < repeats; r++) {
-        const JsonValue *v = slots[r].v;
+        const JsonValue *v = runs[r];
         if (!v) continue;
         if (k == 0) cl->auc_lo1 = exp_jnum(v, "auc_lo"), cl->auc_hi1 = exp_jnum(v, "auc_hi");
         auc[k] = exp_jnum(v, "auc"), se[k] = prop_value(v, "sensitivity"), sp[k] = prop_value(v, "specificity");
@@ -287,7 +284,7 @@ static void fmt_p(char *b, size_t n, double p) {
 typedef struct {
     int F, R;                      /* label fractions, repeats */
     int n_done, n_total, complete; /* finished runs of all P x F x R */
-    RunSlot *slots;                /* run (p, fraction fi, repeat r) at (p * F + fi) * R + r */
+    JsonValue **runs;              /* [n_total] result.json of run (p, fi, r) at run_slot, or NULL */
     Cell *cells;                   /* (p, fi) at p * F + fi */
     char *notes;                   /* notes_text */
     Comparison *cmps;              /* every (fraction, repeat) x EXP_NCOMPARE with both runs done */
@@ -298,17 +295,18 @@ typedef struct {
     RunScores first[EXP_NPIPELINES]; /* scores of the largest fraction, repeat 1: ROC curves */
 } Report;
 
-static const JsonValue *run_at(const Report *rp, int p, int fi, int r) {
-    return rp->slots[((size_t)p * rp->F + fi) * rp->R + r].v;
-}
+/* Where run (pipeline p, fraction fi, repeat r) is in rp->runs: a cell's repeats side by side. */
+static size_t run_slot(const Report *rp, int p, int fi, int r) { return ((size_t)p * rp->F + fi) * rp->R + r; }
+
+static const JsonValue *run_at(const Report *rp, int p, int fi, int r) { return rp->runs[run_slot(rp, p, fi, r)]; }
 
 static void report_free(Report *rp) {
-    for (int i = 0; i < EXP_NPIPELINES * rp->F * rp->R; i++) json_free(rp->slots[i].v);
+    for (int i = 0; i < rp->n_total; i++) json_free(rp->runs[i]);
     run_scores_free(rp->first, EXP_NPIPELINES);
-    free(rp->slots), free(rp->cells), free(rp->notes), free(rp->cmps), free(rp->rcmp);
+    free(rp->runs), free(rp->cells), free(rp->notes), free(rp->cmps), free(rp->rcmp);
 }
 
-/* Every finished run's result.json into rp->slots. */
+/* Every finished run's result.json into rp->runs. */
 static int load_runs(const ExpReportInput *c, Report *rp) {
     const ExperimentOptions *o = c->o;
     char path[PATHN], name[96];
@@ -320,7 +318,7 @@ static int load_runs(const ExpReportInput *c, Report *rp) {
                 if (!exp_file_exists(path)) continue;
                 JsonValue *v = exp_json_read(path);
                 if (!v) return -1;
-                rp->slots[((size_t)p * rp->F + fi) * rp->R + r].v = v;
+                rp->runs[run_slot(rp, p, fi, r)] = v;
                 rp->n_done++;
             }
     return 0;
@@ -383,13 +381,13 @@ static int report_gather(const ExpReportInput *c, Report *rp) {
     const ExperimentOptions *o = c->o;
     memset(rp, 0, sizeof *rp);
     rp->F = o->n_fractions, rp->R = o->repeats;
-    rp->slots = xcalloc((size_t)EXP_NPIPELINES * rp->F * rp->R, sizeof *rp->slots);
+    rp->n_total = EXP_NPIPELINES * rp->F * rp->R;
+    rp->runs = xcalloc((size_t)rp->n_total, sizeof *rp->runs);
     rp->cells = xcalloc((size_t)EXP_NPIPELINES * rp->F, sizeof *rp->cells);
     if (load_runs(c, rp) != 0) return -1;
     for (int p = 0; p < EXP_NPIPELINES; p++)
         for (int fi = 0; fi < rp->F; fi++)
-            cell_compute(&rp->slots[((size_t)p * rp->F + fi) * rp->R], rp->R, &rp->cells[p * rp->F + fi]);
-    rp->n_total = EXP_NPIPELINES * rp->F * rp->R;
+            cell_compute(&rp->runs[run_slot(rp, p, fi, 0)], rp->R, &rp->cells[p * rp->F + fi]);
     rp->complete = rp->n_done == rp->n_total;
     char extra[512] = "";
     const int mismatched = subset_mismatches(rp);
