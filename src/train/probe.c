@@ -350,7 +350,6 @@ typedef struct {
     int own_open;
     Task task;
     Cohort c;
-    CohortOptions co;
     int *tr, *va, *te, *sub;     /* cohort positions: training folds, validation, test, subset */
     int nsub;
     Kres *m;
@@ -377,14 +376,14 @@ static int probe_split(Probe *p, ProbeResult *r) {
         p->own_open = 1;
         db = &p->own;
     }
-    p->co = cohort_options_default();
-    p->co.protocol = o->protocol;
-    p->co.rate = o->rate;
-    p->co.min_likelihood = o->min_likelihood;
+    CohortOptions co = cohort_options_default();
+    co.protocol = o->protocol;
+    co.rate = o->rate;
+    co.min_likelihood = o->min_likelihood;
     /* The trainer's check (trainer.c): every header read, bad records left out, so that the
      * probe, supervised and fine-tuned models of one experiment see the same records. */
-    p->co.check_files = 2;
-    if (task_parse(o->task, db, &p->task) != 0 || cohort_build(db, &p->task, p->co, &p->c) != 0) return -1;
+    co.check_files = 2;
+    if (task_parse(o->task, db, &p->task) != 0 || cohort_build(db, &p->task, co, &p->c) != 0) return -1;
     const int n = p->c.n;
     p->tr = xmalloc((size_t)n * sizeof(int) + 1);
     p->va = xmalloc((size_t)n * sizeof(int) + 1);
@@ -480,7 +479,7 @@ static int probe_save(Probe *p, const ProbeResult *r) {
     const ProbeOptions *o = p->o;
     char pj[512];
     if (preproc_to_json(&p->pc, pj, sizeof pj) < 0) return -1;
-    char *task_json = task_json_make(&p->task, p->co.protocol, p->co.rate, p->co.min_likelihood, 0);
+    char *task_json = task_json_make(&p->task, o->protocol, o->rate, o->min_likelihood, 0);
     char *prov = ckpt_provenance_json(o->data_dir, o->seed, o->argc, o->argv);
     JsonWriter w;
     jw_init(&w);
