@@ -291,7 +291,6 @@ typedef struct {
     int n_cmp;
     ReportComparison *rcmp;        /* cmps as report.h rows */
     int cmp_n;                     /* their common ECG count, 0 if they differ */
-    const char *cmp_on;            /* what the comparisons ran on, for captions */
     RunScores first[EXP_NPIPELINES]; /* scores of the largest fraction, repeat 1: ROC curves */
 } Report;
 
@@ -373,7 +372,6 @@ static void compare_all(const ExpReportInput *c, Report *rp) {
                                          .note = m->note[0] ? m->note : NULL};
     }
     rp->cmp_n = report_comparisons_common_n(rp->rcmp, rp->n_cmp);
-    rp->cmp_on = o->cv ? "pooled out-of-fold predictions over 10 folds" : "holdout fold 10";
 }
 
 /* Runs, cells, notes and comparisons of the run directory; report_free in any case. */
@@ -589,12 +587,13 @@ static void md_comparison_row(FILE *f, const Comparison *m, int R) {
 }
 
 /* The paired DeLong tests; pairs that could not be compared get their reason under the table. */
-static void md_comparisons(FILE *f, const Report *rp) {
+static void md_comparisons(FILE *f, const ExperimentOptions *o, const Report *rp) {
     const int R = rp->R;
+    const char *on = o->cv ? "pooled out-of-fold predictions over 10 folds" : "holdout fold 10";
     char pct[32];
     fprintf(f, "\n## Paired comparisons of the AUCs\n\n");
-    if (rp->cmp_n > 0) fprintf(f, "Paired DeLong test on the same %d ECGs (%s), ", rp->cmp_n, rp->cmp_on);
-    else fprintf(f, "Paired DeLong test on the same ECGs within each comparison (%s; n in results.json), ", rp->cmp_on);
+    if (rp->cmp_n > 0) fprintf(f, "Paired DeLong test on the same %d ECGs (%s), ", rp->cmp_n, on);
+    else fprintf(f, "Paired DeLong test on the same ECGs within each comparison (%s; n in results.json), ", on);
     fprintf(f, "two-sided. Difference = AUC of the first pipeline minus the second, with its 95%% CI. The "
                "p-values are not adjusted for multiple comparisons (%d per label fraction and repeat).\n\n",
             EXP_NCOMPARE);
@@ -651,7 +650,7 @@ static int write_results_md(const ExpReportInput *c, const Report *rp) {
     md_title(f, c, rp);
     md_auc_table(f, o, rp);
     md_sens_spec_table(f, o, rp);
-    if (rp->n_cmp > 0) md_comparisons(f, rp);
+    if (rp->n_cmp > 0) md_comparisons(f, o, rp);
     md_every_run(f, rp);
     fprintf(f, "\n## Notes\n\n%s\n", rp->notes);
     fclose(f);
