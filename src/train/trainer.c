@@ -541,11 +541,9 @@ static int train_epoch(const TrainOptions *o, Ctx *c, Loop *lp, int ep, double *
         float loss = bce_with_logits_loss(c->dlogits, kres_logits(c->m), c->y, c->pw, NULL, B, O);
         kres_backward(c->m, c->dlogits, NULL, NULL);
         double gn = clip_grad_norm(kres_grads(c->m), lp->np, o->grad_clip);
-        if (!isfinite(loss) || !isfinite(gn)) {
-            progress_clear(&lp->pg);
+        if (!isfinite(loss) || !isfinite(gn))
             return kres_fail(c->db->dir, "training diverged: non-finite %s at epoch %d step %ld (try a lower --lr)",
                              isfinite(loss) ? "gradient" : "loss", ep, s + 1);
-        }
         float lr = lr_at(lp->step, lp->total, lp->warmup, o->lr, lp->min_lr);
         adamw_update(kres_params(c->m), kres_grads(c->m), c->adam_m, c->adam_v, lp->np, lp->step + 1, lr, 0.9f,
                      0.999f, 1e-8f, o->weight_decay, c->ranges, c->nranges);
@@ -703,8 +701,7 @@ int train_classifier(const TrainOptions *o, TrainResult *r) {
     lp.t_begin = now_seconds();
     if (check_options(o) != 0) return -1;
     Ctx c;
-    memset(&c, 0, sizeof c);
-    progress_init(&lp.pg, 0, 1); /* replaced below; safe to clear on an early exit */
+    memset(&c, 0, sizeof c); /* lp.pg zeroed too: nothing drawn, so clearing it is safe on any exit */
     int rc = -1;
     /* The thread count must be fixed before the model sizes its convolution workspaces. */
     if (o->threads > 0) omp_set_num_threads(o->threads);
